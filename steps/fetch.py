@@ -1,0 +1,61 @@
+"""Fetch: the checkpoint tarball (official, mirror, directory or synthetic), extracted."""
+import shutil
+import tempfile
+from pathlib import Path
+
+from steps import download, extract
+from steps.artifacts import remove_stamp, sha256_file, write_stamp
+from steps.checksums import check_or_record
+from steps.plan import fetch_key
+from zoo.settings import load_settings
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def obtain_tarball(job, update_lock=False):
+    """Put the entry's tarball at its artifact path; return its sha256."""
+    entry, dest = job.entry, job.paths.tarball(job.entry)
+    if job.synthetic:
+        from steps.synthetic import build_synthetic_tarball
+        build_synthetic_tarball(entry, dest, job.seed)
+        return sha256_file(dest)
+    s = load_settings()
+    opts = s.download
+    sha = download.fetch(
+        job.source, entry.url, entry.tarball, dest, sha256=entry.sha256,
+        timeout=(opts.get("connect_timeout", 10), opts.get("read_timeout", 60)),
+        retries=opts.get("retries", 5), backoff=opts.get("backoff", 0.5))
+    if entry.sha256 is None:
+        try:
+            check_or_record(s.checksum_lock, entry.tarball, sha, update=update_lock)
+        except Exception:
+            dest.unlink(missing_ok=True)
+            raise
+    return sha
+
+
+def extract_checkpoint(job, tarball):
+    """Extract into checkpoint/ and check the files the entry names are there."""
+    entry = job.entry
+    target = job.paths.checkpoint_dir
+    members = extract.safe_extract(tarball, target)
+    missing = [f for f in entry.checkpoint_files if not (target / f).is_file()]
+    if missing:
+        raise CheckpointError(
+            f"{tarball.name} does not hold {', '.join(missing)} "
+            f"(it holds {', '.join(sorted(members)) or 'nothing'})")
+    return [target / f for f in entry.checkpoint_files]
+
+
+def fetch_step(job, update_lock=False):
+    """Fetch and extract; stamp the tarball and the checkpoint files."""
+    remove_stamp(job.paths.dir, "fetch")
+    sha = obtain_tarball(job, update_lock)
+    tarball = job.paths.tarball(job.entry)
+    files = extract_checkpoint(job, tarball)
+    return write_stamp(job.paths.dir, "fetch", fetch_key(job),
+                       [tarball, *files],
+                       {"source": job.source, "synthetic": job.synthetic,
+                        "tarball_sha256": sha})

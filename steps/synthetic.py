@@ -1,0 +1,77 @@
+"""Synthetic checkpoints: the official tarball's name and layout, our weights.
+
+Used with no internet (demo, tests, CI). The weights come from our own net
+definition with a seeded generator per variable, scaled so that activations
+keep their size through the net (He initialisation, batch norm near identity)
+and the logits are spread enough for a clear top-1.
+"""
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from steps.extract import make_tarball
+
+
+def variable_value(name, shape, seed):
+    """Deterministic value of one variable, by its name and the seed."""
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    shape = tuple(shape)
+    leaf = name.rsplit("/", 1)[-1]
+    if leaf == "gamma":
+        return rng.uniform(0.8, 1.2, shape)
+    if leaf in ("beta", "moving_mean"):
+        return rng.normal(0.0, 0.1, shape)
+    if leaf == "moving_variance":
+        return rng.uniform(0.8, 1.2, shape)
+    if leaf == "biases":
+        return rng.normal(0.0, 0.05, shape)
+    if leaf == "depthwise_weights":
+        fan_in = shape[0] * shape[1]
+    else:  # weights, pointwise_weights: [kh, kw, cin, cout] or [cin, cout]
+        fan_in = int(np.prod(shape[:-1]))
+    std = np.sqrt(2.0 / max(fan_in, 1))
+    if "Logits/" in name and "AuxLogits" not in name:
+        std *= 4.0   # a peaked softmax, so top-1 is well defined
+    return rng.normal(0.0, std, shape)
+
+
+def save_synthetic_checkpoint(entry, out_dir, seed=0):
+    """Write the entry's checkpoint files into out_dir; return their paths."""
+    from zoo.tfcompat import tf, tf1
+    from zoo.nets import build_inference_graph
+
+    graph = build_inference_graph(entry.model_name, entry.image_size,
+                                  entry.num_classes)
+    with graph.as_default():
+        variables = tf1.global_variables()
+        values = [variable_value(v.op.name, v.shape.as_list(), seed)
+                  .astype(v.dtype.base_dtype.as_numpy_dtype) for v in variables]
+        holders = [tf1.placeholder(v.dtype.base_dtype, v.shape) for v in variables]
+        assign = tf.group(*[v.assign(h) for v, h in zip(variables, holders)])
+        version = (tf1.train.SaverDef.V1 if entry.checkpoint_format == "v1"
+                   else tf1.train.SaverDef.V2)
+        saver = tf1.train.Saver(variables, write_version=version)
+        with tf1.Session(graph=graph) as sess:
+            sess.run(assign, dict(zip(holders, values)))
+            saver.save(sess, str(Path(out_dir) / entry.checkpoint),
+                       write_meta_graph=entry.checkpoint_format == "v2",
+                       write_state=False)
+    paths = {f: Path(out_dir) / f for f in entry.checkpoint_files}
+    missing = [f for f, p in paths.items() if not p.exists()]
+    if missing:
+        raise RuntimeError(f"synthetic checkpoint for {entry.name} lacks "
+                           f"{', '.join(missing)}")
+    return paths
+
+
+def build_synthetic_tarball(entry, tarball, seed=0):
+    """The official tarball (name and members) with seeded weights."""
+    tarball = Path(tarball)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tarball.parent,
+                                     prefix=".synthetic.") as tmp:
+        files = save_synthetic_checkpoint(entry, tmp, seed)
+        make_tarball(tarball, {name: path for name, path in files.items()})
+    return tarball

@@ -1,0 +1,14 @@
+"""CompileModel: the frozen graph to `<name>.graph` with our compiler, plus manifest.json."""
+from steps.compile import compile_step
+from tasks.common import NetTask, ShavesMixin
+from tasks.freeze import FreezeGraph
+
+
+class CompileModel(ShavesMixin, NetTask):
+    step = "compile"
+
+    def requires(self):
+        return FreezeGraph(name=self.name, source=self.source)
+
+    def work(self, job):
+        compile_step(job)
