@@ -54,6 +54,7 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)   # mkstemp makes 0600; artifacts are for everyone
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from steps.extract import make_tarball
+
 
 
 def variable_value(name, shape, seed):
@@ -73,5 +73,6 @@ def build_synthetic_tarball(entry, tarball, seed=0):
     with tempfile.TemporaryDirectory(dir=tarball.parent,
                                      prefix=".synthetic.") as tmp:
         files = save_synthetic_checkpoint(entry, tmp, seed)
-        make_tarball(tarball, {name: path for name, path in files.items()})
+        from steps.extract import make_tarball
+        make_tarball(tarball, dict(files))
     return tarball
