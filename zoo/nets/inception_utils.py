@@ -1,0 +1,28 @@
+"""The arg_scope shared by the Inception nets we define (v4)."""
+from zoo.tfcompat import tf, tf1, slim
+
+
+def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True,
+                        batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
+                        activation_fn=tf.nn.relu, batch_norm_scale=False):
+    """Convs get ReLU and BatchNorm without gamma, hence no biases.
+
+    Fully connected layers keep the library defaults (biases, no BatchNorm).
+    """
+    batch_norm_params = {
+        "decay": batch_norm_decay,
+        "epsilon": batch_norm_epsilon,
+        "updates_collections": tf1.GraphKeys.UPDATE_OPS,
+        "fused": None,  # fused when possible: one FusedBatchNormV3 op per conv
+        "scale": batch_norm_scale,
+    }
+    normalizer_fn = slim.batch_norm if use_batch_norm else None
+    normalizer_params = batch_norm_params if use_batch_norm else {}
+    with slim.arg_scope([slim.conv2d, slim.fully_connected],
+                        weights_regularizer=slim.l2_regularizer(weight_decay)):
+        with slim.arg_scope([slim.conv2d],
+                            weights_initializer=slim.variance_scaling_initializer(),
+                            activation_fn=activation_fn,
+                            normalizer_fn=normalizer_fn,
+                            normalizer_params=normalizer_params) as sc:
+            return sc
