@@ -5,7 +5,6 @@ from pathlib import Path
 
 from steps import download, extract
 from steps.artifacts import remove_stamp, sha256_file, write_stamp
-from steps.checksums import check_or_record
 from steps.plan import fetch_key
 from zoo.settings import load_settings
 
@@ -28,6 +27,7 @@ def obtain_tarball(job, update_lock=False):
         timeout=(opts.get("connect_timeout", 10), opts.get("read_timeout", 60)),
         retries=opts.get("retries", 5), backoff=opts.get("backoff", 0.5))
     if entry.sha256 is None:
+        from steps.checksums import check_or_record
         try:
             check_or_record(s.checksum_lock, entry.tarball, sha, update=update_lock)
         except Exception:

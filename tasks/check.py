@@ -1,5 +1,4 @@
 """CheckModel: the graph on the emulated stick against TensorFlow (mvNCCheck)."""
-from steps.check import check_step
 from tasks.common import NetTask, ShavesMixin
 from tasks.compile import CompileModel
 
@@ -11,4 +10,5 @@ class CheckModel(ShavesMixin, NetTask):
         return CompileModel(name=self.name, source=self.source, shaves=self.shaves)
 
     def work(self, job):
+        from steps.check import check_step
         check_step(job)

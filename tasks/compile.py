@@ -1,5 +1,4 @@
 """CompileModel: the frozen graph to `<name>.graph` with our compiler, plus manifest.json."""
-from steps.compile import compile_step
 from tasks.common import NetTask, ShavesMixin
 from tasks.freeze import FreezeGraph
 
@@ -11,4 +10,5 @@ class CompileModel(ShavesMixin, NetTask):
         return FreezeGraph(name=self.name, source=self.source)
 
     def work(self, job):
+        from steps.compile import compile_step
         compile_step(job)
