@@ -1,0 +1,79 @@
+"""Convolution, depthwise convolution, deconvolution and fully connected.
+
+Convolution is im2col + one float32 matmul (BLAS) per chunk of output rows;
+depthwise is a multiply-add of shifted slices per kernel tap.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .padding import geometry, pad, shifted
+
+IM2COL_CHUNK = 1 << 23      # float32 values per im2col chunk (32 MiB)
+
+
+def convolution(st, x, ctx):
+    """TF Conv2D / Caffe Convolution; taps [kh][kw][cin][cout]."""
+    (kw, kh), (sx, sy) = st.radix, st.stride
+    cin, cout = st.input_dims[2], st.output_dims[2]
+    w = ctx.const("taps", lambda a: a.reshape(kh * kw * cin, cout))
+    gy, gx = geometry(st)
+    xp = pad(x, gy, gx)
+    oh, ow = gy[0], gx[0]
+    if kh == kw == 1:
+        cols = shifted(xp, 0, 0, oh, ow, sy, sx).reshape(oh * ow, cin)
+        return (cols @ w).reshape(oh, ow, cout)
+    xp = np.ascontiguousarray(xp)
+    s0, s1, s2 = xp.strides
+    out = np.empty((oh, ow, cout), np.float32)
+    rows = max(1, IM2COL_CHUNK // (ow * kh * kw * cin))
+    for r in range(0, oh, rows):
+        n = min(rows, oh - r)
+        win = as_strided(xp[r * sy:], shape=(n, ow, kh, kw, cin),
+                         strides=(sy * s0, sx * s1, s0, s1, s2),
+                         writeable=False)
+        out[r:r + n] = (win.reshape(n * ow, kh * kw * cin) @ w
+                        ).reshape(n, ow, cout)
+    return out
+
+
+def depth_convolution(st, x, ctx):
+    """TF DepthwiseConv2dNative: out channel c*mult+m sees input channel c."""
+    (kw, kh), (sx, sy) = st.radix, st.stride
+    cin, cout = st.input_dims[2], st.output_dims[2]
+    mult = cout // cin
+    w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, mult))
+    gy, gx = geometry(st)
+    xp = pad(x, gy, gx)
+    oh, ow = gy[0], gx[0]
+    acc = np.zeros((oh, ow, cin, mult) if mult > 1 else (oh, ow, cin),
+                   np.float32)
+    for ky in range(kh):
+        for kx in range(kw):
+            xs = shifted(xp, ky, kx, oh, ow, sy, sx)
+            if mult > 1:
+                acc += xs[..., None] * w[ky, kx]
+            else:
+                acc += xs * w[ky, kx, :, 0]
+    return acc.reshape(oh, ow, cout)
+
+
+def deconvolution(st, x, ctx):
+    """Caffe Deconvolution: each input pixel scatters x * w into the output."""
+    (kw, kh), (sx, sy), (px, py) = st.radix, st.stride, st.pad
+    h, w_, cin = st.input_dims[1], st.input_dims[0], st.input_dims[2]
+    ow, oh, cout = st.output_dims
+    w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, cout))
+    full = np.zeros((sy * (h - 1) + kh, sx * (w_ - 1) + kw, cout), np.float32)
+    flat = x.reshape(h * w_, cin)
+    for ky in range(kh):
+        for kx in range(kw):
+            full[ky:ky + sy * (h - 1) + 1:sy, kx:kx + sx * (w_ - 1) + 1:sx] \
+                += (flat @ w[ky, kx]).reshape(h, w_, cout)
+    return full[py:py + oh, px:px + ow]
+
+
+def fully_connected(st, x, ctx):
+    """The input as one YXZ vector times taps [in][out]."""
+    cout = st.output_dims[2]
+    w = ctx.const("taps", lambda a: a.reshape(-1, cout))
+    return (x.reshape(1, -1) @ w).reshape(1, 1, cout)
