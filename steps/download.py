@@ -30,6 +30,7 @@ CHUNK = 1 << 16
 LOG_EVERY_S = 10.0  # progress log interval for big files
 MAX_DELAY_S = 60.0  # cap on backoff and on a server's Retry-After
 PERMANENT = {401, 403, 404, 410}
+RETRY_4XX = {408, 429}
 
 Progress = Callable[[int, "int | None"], None]
 
@@ -70,6 +71,8 @@ def download(url: str, dest: str, sha256: str | None = None, *,
     """
     dest = os.fspath(dest)
     want = _norm_sha(sha256)
+    if isinstance(timeout, (int, float)):
+        timeout = (timeout, timeout)
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     with _locked(dest + ".lock"):
         if want and os.path.exists(dest) and _sha256_file(dest) == want:
@@ -191,7 +194,7 @@ def _one_try(session: requests.Session, url: str, part: str,
     except requests.exceptions.InvalidURL as e:
         raise _Fatal(f"invalid URL ({e})") from None
     except (requests.RequestException, OSError) as e:
-        raise _Retry(f"could not connect ({_short(e)})") from None
+        raise _Retry(f"could not connect ({_connect_cause(e)})") from None
     with resp:
         start, total = _check_response(resp, have, part)
         _stream_body(resp, part, start, total, timeout, progress, url)
@@ -206,7 +209,7 @@ def _check_response(resp: requests.Response, have: int, part: str) -> tuple[int,
     if code == 416 and have:
         _unlink(part)  # our .part is longer than the file: start over
         raise _Retry("server refused the resume offset; restarting from zero")
-    if code == 429 or code >= 500:
+    if code in RETRY_4XX or code >= 500:
         raise _Retry(what, _retry_after(resp.headers.get("Retry-After")))
     if code == 206:
         first, total = _content_range(resp.headers.get("Content-Range"))
@@ -254,6 +257,24 @@ def _broken(e: BaseException, done: int, total: int | None) -> str:
     if "incompleteread" in text or "closed" in text:
         return f"server closed the connection after {_of(done, total)} bytes"
     return f"connection broken after {_of(done, total)} bytes ({_short(e)})"
+
+
+_CONNECT_CAUSES = (
+    (("NameResolutionError", "Name or service not known", "nodename nor servname"),
+     "cannot resolve the host name"),
+    (("Connection refused", "Errno 111"), "connection refused"),
+    (("Network is unreachable", "No route to host"), "no route to the host"),
+    (("SSLError", "CERTIFICATE_VERIFY_FAILED"), "TLS error"),
+)
+
+
+def _connect_cause(e: BaseException) -> str:
+    """Plain words for why a connection could not be made."""
+    text = repr(e)
+    for needles, words in _CONNECT_CAUSES:
+        if any(n in text for n in needles):
+            return words
+    return _short(e)
 
 
 def _of(done: int, total: int | None) -> str:

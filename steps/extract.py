@@ -11,6 +11,7 @@ killed run never leaves a directory that looks finished.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -67,16 +68,33 @@ def _extract_into(tarball: str, target: str) -> list[str]:
 
 
 def _swap_into_place(tmp: str, dest_dir: str) -> None:
-    """Rename the finished tree to dest_dir; an old tree is moved aside first."""
+    """Rename the finished tree to dest_dir, moving any old tree aside first.
+
+    Loops because another process may put its own finished tree there
+    between our move-aside and our rename; both trees are whole, so the
+    last one in wins.
+    """
     os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700
-    if os.path.lexists(dest_dir):
-        old = tempfile.mkdtemp(dir=os.path.dirname(tmp),
-                               prefix="." + os.path.basename(dest_dir) + ".old-")
-        os.rename(dest_dir, os.path.join(old, "tree"))
-        os.rename(tmp, dest_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, dest_dir)
+    for _ in range(10):
+        if os.path.lexists(dest_dir):
+            _move_aside_and_remove(dest_dir)
+        try:
+            os.rename(tmp, dest_dir)
+            return
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    raise ExtractError(f"cannot put the extracted tree at {dest_dir}: it keeps reappearing")
+
+
+def _move_aside_and_remove(path: str) -> None:
+    old = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)),
+                           prefix="." + os.path.basename(path) + ".old-")
+    try:
+        os.rename(path, os.path.join(old, "tree"))
+    except FileNotFoundError:
+        pass  # someone else moved it first
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def check_members(tarball: str, members: list[tarfile.TarInfo]) -> None:

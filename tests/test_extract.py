@@ -245,3 +245,32 @@ def test_make_tarball_refuses_unsafe_names_and_is_atomic(tmp_path):
         make_tarball(str(path), {"x": str(tmp_path / "missing")})
     assert not path.exists()
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def _extract_n(tgz, out, n, barrier):
+    barrier.wait()
+    for _ in range(n):
+        safe_extract(tgz, out)
+
+
+def test_two_processes_extracting_into_the_same_dir(tmp_path):
+    import multiprocessing
+    tgz = build(tmp_path / "ok.tar.gz", GOOD)
+    out = str(tmp_path / "out")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_extract_n, args=(tgz, out, 20, barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert (tmp_path / "out" / "net" / "same").read_text() == "index"
+    assert sorted(os.listdir(tmp_path)) == ["ok.tar.gz", "out"]  # no temp or old trees left
+
+
+def test_path_objects_accepted(tmp_path):
+    files = sources(tmp_path)
+    path = tmp_path / "t.tar.gz"
+    make_tarball(path, {k: __import__("pathlib").Path(v) for k, v in files.items()})
+    assert safe_extract(path, tmp_path / "out") == sorted(files)
