@@ -1,0 +1,82 @@
+"""The compiler's entry points: compile a network file, write a graph file."""
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ncsformat as nf
+
+from . import frontends, passes
+from .errors import (FILE_TYPE, NETWORK_FILE, SHAVES, WEIGHTS_FILE,
+                     CompileError, fail)
+from .memory import plan_memory
+from .writer import lower, pack
+
+
+@dataclass
+class CompileResult:
+    blob: bytes
+    scratch_bytes: int
+    stages: list = field(default_factory=list)   # ncsformat.Stage records
+    name: str = ""
+
+    @property
+    def stage_count(self):
+        return len(self.stages)
+
+
+def check_shaves(shaves):
+    if not isinstance(shaves, int) or not 1 <= shaves <= nf.MAX_SHAVES:
+        fail(SHAVES, str(shaves))
+
+
+def compile_graph(graph, shaves=1, name="network"):
+    """IR graph -> CompileResult (passes, memory plan, writer)."""
+    check_shaves(shaves)
+    graph = passes.run_all(graph)
+    plan = plan_memory(graph)
+    stages, data = lower(graph, plan)
+    blob = pack(name, shaves, stages, data)
+    return CompileResult(blob, plan.scratch_bytes, stages, name)
+
+
+def compile_file(network, weights=None, shaves=1, input_node=None,
+                 output_node=None, input_size=None, name=None):
+    """Compile a network file (frontend chosen by suffix) to graph bytes."""
+    check_shaves(shaves)
+    path = Path(network)
+    if not path.is_file():
+        fail(NETWORK_FILE, str(network))
+    if weights is not None and not Path(weights).is_file():
+        fail(WEIGHTS_FILE, str(weights))
+    load = frontends.loader_for(path.suffix)
+    if load is None:
+        fail(FILE_TYPE, f"{path.name} (known: "
+             f"{', '.join(sorted(frontends.SUFFIXES))})")
+    options = {"input_node": input_node, "output_node": output_node,
+               "input_size": input_size}
+    graph = load(str(path), weights, options)
+    return compile_graph(graph, shaves, name or path.stem)
+
+
+def write_graph(result, path):
+    """Write the blob atomically: temp file beside it, fsync, rename."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(result.blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+__all__ = ["CompileResult", "CompileError", "compile_file", "compile_graph",
+           "write_graph"]
