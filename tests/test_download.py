@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from faultserver import _flip, fault_server  # noqa: F401 (fixture)
+from faultserver import FaultServer, _flip, fault_server  # noqa: F401 (fixture)
 from steps import download as dl
 from steps.download import FetchError, download, fetch
 from steps.extract import ExtractError, safe_extract
@@ -394,3 +394,42 @@ def test_unsafe_tarball_downloads_but_extract_refuses(fault_server, tmp_path):
     with pytest.raises(ExtractError, match=r"'\.\./x'"):
         safe_extract(str(dest), str(tmp_path / "out"))
     assert not (tmp_path / "x").exists() and not (tmp_path / "out").exists()
+
+
+# -- the fault server itself (others will reuse it) ---------------------
+
+def test_faultserver_stops_promptly_while_stalled():
+    import time
+
+    import requests
+    with FaultServer({"/s": DATA}) as s:
+        s.fault("/s", "stall", stall=30)
+        url = s.url("/s")
+        errors = []
+
+        def client():
+            try:
+                requests.get(url, timeout=(1, 10)).content
+            except requests.RequestException as e:  # cut off by stop(): expected
+                errors.append(e)
+        t = threading.Thread(target=client)
+        t.start()
+        while s.hits("/s") == 0:
+            time.sleep(0.01)
+        t0 = time.monotonic()
+    assert time.monotonic() - t0 < 2  # stop() woke the stalled handler
+    t.join(5)
+    assert not t.is_alive() and len(errors) == 1  # the client saw a short body
+
+
+def test_faultserver_counts_and_ranges():
+    import requests
+    with FaultServer({"/f": b"0123456789"}) as s:
+        s.fault("/f", "status", status=503, times=1)
+        assert requests.get(s.url("/f")).status_code == 503
+        r = requests.get(s.url("/f"), headers={"Range": "bytes=4-"})
+        assert (r.status_code, r.content, r.headers["Content-Range"]) == (206, b"456789", "bytes 4-9/10")
+        s.ranges("/f", False)
+        assert requests.get(s.url("/f"), headers={"Range": "bytes=4-"}).content == b"0123456789"
+        assert s.hits("/f") == 3 and [q.headers.get("Range") for q in s.seen("/f")] == [None, "bytes=4-", "bytes=4-"]
+        assert requests.get(s.url("/other")).status_code == 404
