@@ -1,0 +1,289 @@
+"""Shared helpers for the pipeline-level tests: run `luigi`/`luigid` as real
+processes, count task runs, and check that no artifact is partial or stale."""
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+SMALL = "mobilenet_v1_0.25_128"
+TARGETS = ("FetchCheckpoint", "ExportInferenceGraph", "FreezeGraph",
+           "CompileModel", "CheckModel")
+STEP_OF = dict(zip(TARGETS, ("fetch", "export", "freeze", "compile", "check")))
+
+
+def tool(name):
+    """A console script of this venv (luigi, luigid, mvNCCompile)."""
+    path = BIN / name
+    assert path.exists(), f"{path} is missing from the venv"
+    return str(path)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pipeline_env(root, probe_dir=None, kill=None, settings=None, extra=None):
+    """Environment of one worker: its artifact root, the probe, no user config."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ZOO_TO_STICK_", "ZTS_", "LUIGI_"))}
+    env["ZOO_TO_STICK_ARTIFACTS"] = str(root)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(REPO)])
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["LUIGI_CONFIG_PATH"] = str(TESTS / "data" / "nonexistent-luigi.cfg")
+    if probe_dir is not None:
+        env["ZTS_PROBE_DIR"] = str(probe_dir)
+    if kill is not None:
+        env["ZTS_KILL"] = kill
+    if settings is not None:
+        env["ZOO_TO_STICK_SETTINGS"] = str(settings)
+    env.update(extra or {})
+    return env
+
+
+def luigi_args(task, names=None, name=None, source="synthetic", extra=()):
+    args = [tool("luigi"), "--module", "luigi_probe", task, "--source", source,
+            "--workers", "1", "--no-lock"]
+    if name is not None:
+        args += ["--name", name]
+    if names is not None:
+        args += ["--names", json.dumps(list(names))]
+    return args + list(extra)
+
+
+def run_luigi(args, env, timeout=600):
+    """Run one worker to the end; returns the CompletedProcess (text output)."""
+    return subprocess.run(args, env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def luigi_succeeded(proc):
+    """Luigi exits 0 even when a task fails; its summary says the truth."""
+    out = proc.stdout + proc.stderr
+    return (proc.returncode == 0
+            and "This progress looks :) because there were no failed" in out)
+
+
+def tail(proc, n=40):
+    text = (proc.stdout or "") + (proc.stderr or "")
+    return "\n".join(text.splitlines()[-n:])
+
+
+# -- run counting ------------------------------------------------------
+
+def markers(probe_dir, event=None):
+    """[(event, family, name, pid, text)] for every marker the probe wrote."""
+    out = []
+    for p in sorted(Path(probe_dir).iterdir()):
+        ev, family, rest = p.name.split(".", 2)
+        name, pid, _ns = rest.rsplit(".", 2)
+        if event is None or ev == event:
+            out.append((ev, family, name, int(pid), p.read_text()))
+    return out
+
+
+def run_counts(probe_dir, event="start"):
+    """{(family, name): number of runs} from the probe's markers."""
+    counts = {}
+    for _ev, family, name, _pid, _text in markers(probe_dir, event):
+        counts[(family, name)] = counts.get((family, name), 0) + 1
+    return counts
+
+
+# -- artifacts ----------------------------------------------------------
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def is_temporary(rel):
+    """Names the pipeline uses while writing (never taken as finished)."""
+    parts = Path(rel).parts
+    return any(p.startswith(".") and p != ".stamps" for p in parts) or \
+        rel.endswith((".part", ".lock", ".tmp"))
+
+
+def finished_files(net_dir):
+    """{relative path: sha256} of every non-temporary file, stamps excluded
+    (they record mtimes, which differ between builds by design)."""
+    net_dir = Path(net_dir)
+    out = {}
+    for p in sorted(net_dir.rglob("*")):
+        rel = str(p.relative_to(net_dir))
+        if p.is_file() and not rel.startswith(".stamps") and not is_temporary(rel):
+            out[rel] = sha256(p)
+    return out
+
+
+def audit(root):
+    """Problems with what a later run would take as finished (empty = none).
+
+    Every stamp must be readable JSON whose outputs all exist with the
+    recorded sha256 (steps.artifacts.verify_stamp); no stamp may name a
+    temporary file; every manifest under a current compile stamp must list
+    sha256s that match the files; and a stamp's upstream stamps must exist
+    (a finished step on top of an unfinished one would be stale).
+    """
+    from steps.artifacts import read_stamp, stamp_path, verify_stamp
+    from steps.plan import STEPS
+
+    upstream = {"fetch": (), "export": (), "freeze": ("fetch", "export"),
+                "compile": ("freeze",), "check": ("compile",)}
+    bad = []
+    for net_dir in sorted(Path(root).iterdir()):
+        if not net_dir.is_dir():
+            continue
+        for step in STEPS:
+            if not stamp_path(net_dir, step).exists():
+                continue
+            stamp = read_stamp(net_dir, step)
+            if stamp is None:
+                bad.append(f"{net_dir.name}/{step}: unreadable stamp")
+                continue
+            bad += [f"{net_dir.name}/{b}" for b in verify_stamp(net_dir, step)]
+            for rel in stamp["outputs"]:
+                if is_temporary(rel):
+                    bad.append(f"{net_dir.name}/{step}: stamps temporary {rel}")
+            for up in upstream[step]:
+                if read_stamp(net_dir, up) is None:
+                    bad.append(f"{net_dir.name}/{step}: stamped but {up} is not")
+            if step == "compile":
+                bad += _audit_manifest(net_dir)
+    return bad
+
+
+def _audit_manifest(net_dir):
+    path = net_dir / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return [f"{net_dir.name}: manifest unreadable ({exc})"]
+    bad = []
+    for rel, want in manifest.get("files", {}).items():
+        p = net_dir / rel
+        if not p.is_file():
+            bad.append(f"{net_dir.name}: manifest lists missing {rel}")
+        elif sha256(p) != want:
+            bad.append(f"{net_dir.name}: manifest sha256 of {rel} is wrong")
+    if not manifest.get("files"):
+        bad.append(f"{net_dir.name}: manifest lists no files")
+    return bad
+
+
+def stamps(root, name):
+    from steps.artifacts import read_stamp
+    from steps.plan import STEPS
+    return {s: read_stamp(Path(root) / name, s) for s in STEPS}
+
+
+# -- the central scheduler ----------------------------------------------
+
+class Luigid:
+    """A private `luigid` on 127.0.0.1:<free port>, stopped on exit."""
+
+    def __init__(self, workdir, history_db=None):
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.history_db = history_db
+        self.proc = None
+
+    def __enter__(self):
+        w = self.workdir
+        (w / "logs").mkdir(parents=True, exist_ok=True)
+        cfg = w / "luigid.cfg"
+        lines = ["[scheduler]", "retry_count = 0", "disable_window = 3600"]
+        if self.history_db:
+            lines += ["record_task_history = true", "",
+                      "[task_history]",
+                      f"db_connection = sqlite:///{self.history_db}"]
+        cfg.write_text("\n".join(lines) + "\n")
+        env = pipeline_env(w / "unused")
+        env["LUIGI_CONFIG_PATH"] = str(cfg)
+        self.log = open(w / "luigid.out", "wb")
+        self.proc = subprocess.Popen(
+            [tool("luigid"), "--address", "127.0.0.1", "--port", str(self.port),
+             "--state-path", str(w / "state.pickle"), "--logdir", str(w / "logs")],
+            env=env, cwd=w, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.api("task_list")
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError("luigid did not start: "
+                                       + (w / "luigid.out").read_text()[-2000:])
+                time.sleep(0.2)
+
+    def api(self, method, **data):
+        q = urllib.parse.quote(json.dumps(data))
+        url = f"http://127.0.0.1:{self.port}/api/{method}?data={q}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())["response"]
+
+    def flags(self):
+        return ["--scheduler-host", "127.0.0.1", "--scheduler-port", str(self.port)]
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+@contextlib.contextmanager
+def processes():
+    """A list to put Popen objects in; every one still alive is killed on exit."""
+    procs = []
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.wait(timeout=15)
+
+
+# -- one reference build per test session -------------------------------
+
+def reference_build(tmp_path_factory, names, task="BuildZoo"):
+    """A single-worker, local-scheduler build of `names`, made once per session
+    and shared by every test file that asks for the same names and task."""
+    key = hashlib.sha256(json.dumps([task, sorted(names)]).encode()).hexdigest()[:12]
+    base = tmp_path_factory.getbasetemp() / f"reference-{key}"
+    root, done = base / "artifacts", base / "DONE"
+    if done.exists():
+        return root
+    base.mkdir(exist_ok=True)
+    probe = base / "probe"
+    probe.mkdir(exist_ok=True)
+    if task == "BuildZoo":
+        args = luigi_args(task, names=names)
+        procs = [run_luigi(args, pipeline_env(root, probe), timeout=1200)]
+    else:
+        procs = [run_luigi(luigi_args(task, name=n), pipeline_env(root, probe),
+                           timeout=600) for n in names]
+    for p in procs:
+        assert luigi_succeeded(p), tail(p)
+    done.write_text("ok\n")
+    return root
