@@ -285,9 +285,10 @@ def _region_sizes(stages, accesses, data_len):
     in_bytes, scratch = 0, 0
     for acc in accesses:
         for a in acc:
-            if a.index == Region.INPUT:
-                full = a.dims[1] * a.strides[1]
-                in_bytes = max(in_bytes, a.end, full)
+            if a.index == Region.INPUT and in_bytes == 0:
+                # The first read of the input defines the input tensor: the
+                # whole buffer its strides describe (H rows of strideY).
+                in_bytes = max(a.end, a.dims[1] * a.strides[1])
             elif a.index >= Region.WORK:
                 scratch = max(scratch, a.end + a.guard)
     if in_bytes == 0:
