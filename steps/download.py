@@ -113,6 +113,7 @@ def copy_file(src: str, dest: str, sha256: str | None = None) -> str:
             shutil.copyfileobj(fin, fout, CHUNK)
             fout.flush()
             os.fsync(fout.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0o600; artifacts are world-readable
         got = _sha256_file(tmp)
         if want and got != want:
             raise FetchError(f"cannot fetch {src}: checksum mismatch: expected {want} got {got}")

@@ -344,6 +344,7 @@ def test_fetch_local_directory(tmp_path, as_url):
     assert fetch(source, "http://download.invalid/x", "net.tar.gz", str(dest), SHA) == SHA
     assert dest.read_bytes() == DATA
     assert sorted(os.listdir(dest.parent)) == ["net.tar.gz"]
+    assert os.stat(dest).st_mode & 0o777 == 0o644
 
 
 def test_fetch_local_missing_file(tmp_path):
