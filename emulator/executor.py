@@ -16,6 +16,10 @@ from .ops.activation import ACTIVATIONS
 from .reader import GraphFileError
 
 
+# Ops whose kernel takes the fp16 view and converts only what it reads.
+VIEW_INPUT = frozenset({Op.CROP})
+
+
 class GuardBandError(AssertionError):
     """Debug mode: a stage wrote into some work buffer's guard band."""
 
@@ -94,7 +98,9 @@ class Executor:
         acc = {a.role: a for a in self.graph.accesses[i]}
         x = view(self.region(acc["data"].index), acc["data"])
         with np.errstate(all="ignore"):
-            y = KERNELS[st.op](st, x.astype(np.float32), ctx)
+            if st.op not in VIEW_INPUT:
+                x = x.astype(np.float32)
+            y = KERNELS[st.op](st, x, ctx)
             if "bias" in acc and st.op != Op.LRN:
                 y = y + ctx.const("bias")
             y = ACTIVATIONS[st.post_op](np.asarray(y, np.float32),

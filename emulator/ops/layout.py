@@ -1,11 +1,13 @@
 """Ops that only move values: crop and reshape."""
+import numpy as np
 
 
 def crop(st, x, ctx):
-    """The input window at the opParams offsets [x, y, z]."""
+    """The input window at the opParams offsets [x, y, z]; x is the fp16
+    view, so only the window is converted."""
     ox, oy, oz = ctx.crop_offsets
     w, h, c = st.output_dims
-    return x[oy:oy + h, ox:ox + w, oz:oz + c]
+    return np.asarray(x[oy:oy + h, ox:ox + w, oz:oz + c], np.float32)
 
 
 def reshape(st, x, ctx):
