@@ -30,8 +30,8 @@ from pathlib import Path
 
 import luigi
 
-from steps.artifacts import canonical_json, sha256_file, write_bytes, write_json
-from steps.plan import KEYS, STEPS, make_job
+from steps.artifacts import sha256_file, write_bytes, write_json
+from steps.plan import STEPS, make_job
 
 EVENTS_FILE = ".events.jsonl"
 METRICS = ("max_error", "mean_error", "wrong_share", "rms_error")
@@ -111,7 +111,10 @@ def step_statuses(events, current):
         kinds = {e["event"]: e for e in mine}
         seconds = sum(e.get("seconds", 0) for e in mine if e["event"] == "time")
         if "failure" in kinds:
-            out[step] = {"status": "failed", "seconds": round(seconds, 3),
+            # Luigi times only successes: a failure's time is start to failure
+            began = kinds.get("start", kinds["failure"])["t"]
+            out[step] = {"status": "failed",
+                         "seconds": round(kinds["failure"]["t"] - began, 3),
                          "error": kinds["failure"]["error"]}
         elif "success" in kinds:
             out[step] = {"status": "done", "seconds": round(seconds, 3)}
@@ -122,9 +125,22 @@ def step_statuses(events, current):
     return out
 
 
-def current_steps(job):
-    from steps.artifacts import stamp_is_current
-    return {s: stamp_is_current(job.paths.dir, s, KEYS[s](job)) for s in STEPS}
+def step_tasks(name, source, shaves):
+    """{step: its Luigi task} for one net, found by walking CheckModel's
+    requirements, so the nightly follows whatever the DAG is."""
+    from tasks import CheckModel
+    found, todo = {}, [CheckModel(name=name, source=source, shaves=shaves)]
+    while todo:
+        task = todo.pop()
+        found[task.step] = task
+        todo += luigi.task.flatten(task.requires())
+    return found
+
+
+def current_steps(name, source, shaves):
+    """{step: complete?} exactly as Luigi decides it (its stamp is current and
+    so is everything upstream)."""
+    return {s: t.complete() for s, t in step_tasks(name, source, shaves).items()}
 
 
 def predicted_ms_at_12(graph_path, check, shaves):
@@ -153,7 +169,8 @@ def _check_result(job, steps, run_start):
 def net_result(job, events, run_start):
     """One net's line of the report."""
     p = job.paths
-    steps = step_statuses(events, current_steps(job))
+    steps = step_statuses(events, current_steps(job.entry.name, job.source,
+                                                job.shaves))
     done = ("done", "up to date")
     rec = {"steps": steps,
            "build_seconds": round(sum(s.get("seconds", 0)

@@ -14,8 +14,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 display:inline-block;margin:8px 0}
 .summary.ok{background:#e3f4e3;color:#145214}.summary.bad{background:#fbe3e3;
 color:#8a1010}.meta{color:#555}.warn{color:#8a5a00;font-weight:bold}
-table{border-collapse:collapse;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}
 th{background:#f0f0f0}td.name,th.name{text-align:left}
 td.done{background:#e8f6e8}td.uptodate{background:#f3f7f3;color:#555}
 td.failed{background:#fbdada;font-weight:bold}td.notrun{color:#999}
@@ -34,7 +34,7 @@ def _num(value, fmt="{:,.2f}", missing="–"):
 def _step_cell(rec):
     status = rec["status"]
     text = {"done": f"✓ {rec.get('seconds', 0):.1f} s",
-            "up to date": "= up to date", "failed": "✗ failed",
+            "up to date": "= kept", "failed": "✗ failed",
             "not run": "– not run"}[status]
     title = f' title="{escape(rec["error"])}"' if rec.get("error") else ""
     return f'<td class="{STEP_CLASS[status]}"{title}>{text}</td>'
@@ -60,9 +60,9 @@ def _net_row(name, r):
 
 def table(nets):
     head = (["Net", "Result"] + [s for s in STEPS]
-            + ["Graph bytes", "Max err %", "Mean err %", "RMS err %",
-               "Top-1", "ms @12 shaves", "FPS @12", "Build s"])
-    ths = "".join(f'<th{" class=\"name\"" if h == "Net" else ""}>{h}</th>'
+            + ["Graph bytes", "Max err", "Mean err", "RMS err",
+               "Top-1", "ms @12", "FPS @12", "Build s"])
+    ths = "".join('<th class="name">Net</th>' if h == "Net" else f"<th>{h}</th>"
                   for h in head)
     rows = "\n".join(_net_row(n, nets[n]) for n in sorted(nets))
     return f'<table id="nets">\n<tr>{ths}</tr>\n{rows}\n</table>'
@@ -173,9 +173,11 @@ def render(report):
     body = "\n".join([
         header(report),
         "<h2>Nets</h2>",
-        '<p class="meta">Step cells: ✓ built in this run (seconds) · = up to '
-        "date, not rebuilt · ✗ failed (hover for the error) · – not run. "
-        "Errors are relative to max|expected| as mvNCCheck reports them.</p>",
+        '<p class="meta">Steps: ✓ built in this run (seconds) · = kept: up '
+        "to date, not rebuilt · ✗ failed (hover for the error) · – not run. "
+        "Errors in % of max|expected| as mvNCCheck reports them; Top-1: the "
+        "stick's class against TensorFlow's; ms and FPS @12: the cost model's "
+        "inference time at 12 SHAVEs.</p>",
         table(nets),
         "<h2>Across the zoo</h2>", charts(nets),
         f"<h2>Changes</h2>\n{changes_section(report)}",
