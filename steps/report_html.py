@@ -20,6 +20,7 @@ th{background:#f0f0f0}td.name,th.name{text-align:left}
 td.done{background:#e8f6e8}td.uptodate{background:#f3f7f3;color:#555}
 td.failed{background:#fbdada;font-weight:bold}td.notrun{color:#999}
 tr.failed td.name{color:#8a1010;font-weight:bold}
+.charts{display:flex;flex-wrap:wrap;gap:24px}
 ul.errors li{font-family:monospace;font-size:12px;margin-bottom:4px}
 """
 STEP_CLASS = {"done": "done", "up to date": "uptodate", "failed": "failed",
@@ -70,7 +71,7 @@ def table(nets):
 
 def bar_chart(title, rows, unit, fmt, chart_id):
     """Horizontal bars, one per (label, value, status, note); no value: a gap."""
-    label_w, bar_w, row_h, top = 230, 520, 20, 30
+    label_w, bar_w, row_h, top = 175, 300, 20, 30
     height = top + row_h * len(rows) + 10
     biggest = max([v for _, v, _, _ in rows if v] or [1.0])
     parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" '
@@ -83,8 +84,9 @@ def bar_chart(title, rows, unit, fmt, chart_id):
         parts.append(f'<text x="{label_w - 8}" y="{y + 14}" '
                      f'text-anchor="end">{escape(label)}</text>')
         if value is None:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 14}" fill="#999">'
-                         f'no result</text>')
+            what = "failed" if status == "failed" else "no result"
+            parts.append(f'<text x="{label_w + 4}" y="{y + 14}" '
+                         f'fill="{BAR[status]}">{what}</text>')
             continue
         w = max(1.0, bar_w * value / biggest)
         parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" '
@@ -104,9 +106,11 @@ def charts(nets):
     size = [(n, None if nets[n]["graph_bytes"] is None
              else nets[n]["graph_bytes"] / 1e6, nets[n]["status"], None)
             for n in names]
-    return (bar_chart("Predicted inference time at 12 SHAVEs (cost model)",
-                      speed, "ms", "{:,.2f}", "chart-time") + "\n"
-            + bar_chart("Graph file size", size, "MB", "{:,.2f}", "chart-size"))
+    return ('<div class="charts">\n'
+            + bar_chart("Inference time at 12 SHAVEs (cost model)", speed,
+                        "ms", "{:,.1f}", "chart-time") + "\n"
+            + bar_chart("Graph file size", size, "MB", "{:,.2f}", "chart-size")
+            + "\n</div>")
 
 
 def _short(value):
@@ -179,9 +183,10 @@ def render(report):
         "stick's class against TensorFlow's; ms and FPS @12: the cost model's "
         "inference time at 12 SHAVEs.</p>",
         table(nets),
-        "<h2>Across the zoo</h2>", charts(nets),
-        f"<h2>Changes</h2>\n{changes_section(report)}",
-        failures_section(nets)])
+        failures_section(nets),
+        f"<h2>Changes since the previous report</h2>\n"
+        f"{changes_section(report)}",
+        "<h2>Across the zoo</h2>", charts(nets)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>zoo-to-stick nightly {escape(report['date'])}</title>"
             f"<style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
