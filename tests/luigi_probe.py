@@ -106,3 +106,16 @@ def _on_success(task):
 def _on_failure(task, exc):
     _marker("failure", task, f"{type(exc).__name__}: {exc}\n")
     _state["armed"] = None
+
+
+class ProbeZoo(luigi.WrapperTask):
+    """BuildZoo cut at any step: `ProbeZoo --names '[...]' --upto FreezeGraph`."""
+    names = luigi.ListParameter()
+    source = luigi.Parameter(default="synthetic")
+    upto = luigi.ChoiceParameter(choices=["FetchCheckpoint", "ExportInferenceGraph",
+                                          "FreezeGraph", "CompileModel",
+                                          "CheckModel"], default="CheckModel")
+
+    def requires(self):
+        return [getattr(tasks, self.upto)(name=n, source=self.source)
+                for n in self.names]

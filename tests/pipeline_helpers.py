@@ -19,6 +19,15 @@ SMALL = "mobilenet_v1_0.25_128"
 TARGETS = ("FetchCheckpoint", "ExportInferenceGraph", "FreezeGraph",
            "CompileModel", "CheckModel")
 STEP_OF = dict(zip(TARGETS, ("fetch", "export", "freeze", "compile", "check")))
+# The last step the pipeline tests build to. CheckModel means the whole
+# pipeline through the real BuildZoo task; an earlier step uses the probe's
+# ProbeZoo wrapper cut there.
+PIPELINE_END = "FreezeGraph"
+
+
+def end_families(end=None):
+    """The task families a build up to `end` runs for each net."""
+    return TARGETS[:TARGETS.index(end or PIPELINE_END) + 1]
 
 
 def tool(name):
@@ -60,6 +69,14 @@ def luigi_args(task, names=None, name=None, source="synthetic", extra=()):
     if names is not None:
         args += ["--names", json.dumps(list(names))]
     return args + list(extra)
+
+
+def zoo_args(names, end=None, extra=()):
+    """One worker building `names` up to `end` (BuildZoo for the whole way)."""
+    end = end or PIPELINE_END
+    if end == "CheckModel":
+        return luigi_args("BuildZoo", names=names, extra=extra)
+    return luigi_args("ProbeZoo", names=names, extra=["--upto", end, *extra])
 
 
 def run_luigi(args, env, timeout=600):
@@ -266,10 +283,11 @@ def processes():
 
 # -- one reference build per test session -------------------------------
 
-def reference_build(tmp_path_factory, names, task="BuildZoo"):
-    """A single-worker, local-scheduler build of `names`, made once per session
-    and shared by every test file that asks for the same names and task."""
-    key = hashlib.sha256(json.dumps([task, sorted(names)]).encode()).hexdigest()[:12]
+def reference_build(tmp_path_factory, names, end=None):
+    """A single-worker, local-scheduler build of `names` up to `end`, made
+    once per session and shared by every test file that asks for it."""
+    end = end or PIPELINE_END
+    key = hashlib.sha256(json.dumps([end, sorted(names)]).encode()).hexdigest()[:12]
     base = tmp_path_factory.getbasetemp() / f"reference-{key}"
     root, done = base / "artifacts", base / "DONE"
     if done.exists():
@@ -277,13 +295,7 @@ def reference_build(tmp_path_factory, names, task="BuildZoo"):
     base.mkdir(exist_ok=True)
     probe = base / "probe"
     probe.mkdir(exist_ok=True)
-    if task == "BuildZoo":
-        args = luigi_args(task, names=names)
-        procs = [run_luigi(args, pipeline_env(root, probe), timeout=1200)]
-    else:
-        procs = [run_luigi(luigi_args(task, name=n), pipeline_env(root, probe),
-                           timeout=600) for n in names]
-    for p in procs:
-        assert luigi_succeeded(p), tail(p)
+    proc = run_luigi(zoo_args(names, end), pipeline_env(root, probe), timeout=1200)
+    assert luigi_succeeded(proc), tail(proc)
     done.write_text("ok\n")
     return root
