@@ -143,6 +143,12 @@ def current_steps(name, source, shaves):
     return {s: t.complete() for s, t in step_tasks(name, source, shaves).items()}
 
 
+def metric_value(metrics, key):
+    """A check metric as a number, whether stored bare or as {value: ...}."""
+    v = metrics.get(key)
+    return v.get("value") if isinstance(v, dict) else v
+
+
 def predicted_ms_at_12(graph_path, check, shaves):
     """The check's cost-model time when compiled for 12 shaves, else an
     estimate at 12 shaves from the graph's stages with the same cost model."""
@@ -186,7 +192,8 @@ def net_result(job, events, run_start):
         rec["check"] = {"passed": check["passed"],
                         "top1_identical": check["top1_identical"],
                         "top1": check["top1_result"],
-                        "metrics": {k: check["metrics"].get(k) for k in METRICS},
+                        "metrics": {k: metric_value(check["metrics"], k)
+                                    for k in METRICS},
                         "inference_ms": check["inference_ms"]}
         ms = predicted_ms_at_12(p.graph, check, job.shaves)
         rec["inference_ms_12"] = ms
@@ -384,7 +391,7 @@ def main(argv=None):
                                           "port": args.scheduler_port},
                            args.reports_dir)
     s = report["summary"]
-    print(f"{s['nets']} nets, {s['failed']} failed"
+    print(f"{s['nets']} net{'s' if s['nets'] != 1 else ''}, {s['failed']} failed"
           + (f": {', '.join(s['failed_nets'])}" if s["failed"] else ""))
     print(f"report: {page}")
     return 1 if s["failed"] else 0

@@ -262,7 +262,7 @@ def test_nightly_fails_after_building_the_rest(artifact_root, tmp_path, capsys):
     code = nightly.main(["--source", str(empty), "--names", NET, "--date",
                          "2030-02-01"])
     assert code == 1
-    assert f"1 nets, 1 failed: {NET}" in capsys.readouterr().out
+    assert f"1 net, 1 failed: {NET}" in capsys.readouterr().out
     report = json.loads((artifact_root / "reports/2030-02-01/report.json").read_text())
     steps = report["nets"][NET]["steps"]
     assert steps["fetch"]["status"] == "failed"
@@ -292,7 +292,7 @@ def test_nightly_builds_a_real_net(tmp_path):
                          cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=900)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    assert "1 nets, 0 failed" in run.stdout
+    assert "1 net, 0 failed" in run.stdout
     report = json.loads((tmp_path / "a/reports/2030-03-01/report.json").read_text())
     net = report["nets"][NET]
     assert {s: r["status"] for s, r in net["steps"].items()} == \
