@@ -134,6 +134,18 @@ def block_inception_c(net, scope=None):
                 lambda x: _avg_pool_then_1x1(x, 256))
 
 
+def _mixed_4a_branch_0(net):
+    net = _conv(net, 64, [1, 1], "Conv2d_0a_1x1")
+    return _conv(net, 96, [3, 3], "Conv2d_1a_3x3", padding="VALID")
+
+
+def _mixed_4a_branch_1(net):
+    net = _conv(net, 64, [1, 1], "Conv2d_0a_1x1")
+    net = _conv(net, 64, [1, 7], "Conv2d_0b_1x7")
+    net = _conv(net, 64, [7, 1], "Conv2d_0c_7x1")
+    return _conv(net, 96, [3, 3], "Conv2d_1a_3x3", padding="VALID")
+
+
 def _stem(net, end_points):
     """299x299x3 -> 35x35x384: plain convs, then Mixed_3a, Mixed_4a, Mixed_5a."""
     net = _conv(net, 32, [3, 3], "Conv2d_1a_3x3", stride=2, padding="VALID")
@@ -156,18 +168,6 @@ def _stem(net, end_points):
                         lambda x: _max_pool_reduce(x, "MaxPool_1a_3x3"))
     end_points["Mixed_5a"] = net
     return net
-
-
-def _mixed_4a_branch_0(net):
-    net = _conv(net, 64, [1, 1], "Conv2d_0a_1x1")
-    return _conv(net, 96, [3, 3], "Conv2d_1a_3x3", padding="VALID")
-
-
-def _mixed_4a_branch_1(net):
-    net = _conv(net, 64, [1, 1], "Conv2d_0a_1x1")
-    net = _conv(net, 64, [1, 7], "Conv2d_0b_1x7")
-    net = _conv(net, 64, [7, 1], "Conv2d_0c_7x1")
-    return _conv(net, 96, [3, 3], "Conv2d_1a_3x3", padding="VALID")
 
 
 # (block function, end point names) in network order after the stem.
