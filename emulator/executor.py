@@ -13,6 +13,7 @@ from ncsformat import Op, Region
 from . import Status
 from .ops import KERNELS
 from .ops.activation import ACTIVATIONS
+from .ops.fp16 import to_float16_bits, to_float32
 from .reader import GraphFileError
 
 
@@ -42,7 +43,7 @@ class StageContext:
 
     def tensor(self, role):
         a = self._acc[role]
-        return view(self._ex.region(a.index), a).astype(np.float32)
+        return to_float32(view(self._ex.region(a.index), a))
 
     def const(self, role, shape=None):
         """The block at ``role`` as float32, cached when it is in the file."""
@@ -51,7 +52,7 @@ class StageContext:
         cached = self._ex.cache.get(key)
         if cached is not None:
             return cached
-        arr = view(self._ex.region(a.index), a).reshape(-1).astype(np.float32)
+        arr = to_float32(view(self._ex.region(a.index), a)).reshape(-1)
         if shape is not None:
             arr = np.ascontiguousarray(shape(arr))
         if a.index == Region.DATA:
@@ -99,13 +100,14 @@ class Executor:
         x = view(self.region(acc["data"].index), acc["data"])
         with np.errstate(all="ignore"):
             if st.op not in VIEW_INPUT:
-                x = x.astype(np.float32)
+                x = to_float32(x)
             y = KERNELS[st.op](st, x, ctx)
             if "bias" in acc and st.op != Op.LRN:
-                y = y + ctx.const("bias")
+                y = np.add(y, ctx.const("bias"), dtype=np.float32)
             y = ACTIVATIONS[st.post_op](np.asarray(y, np.float32),
                                         st.post_param)
-            view(self.region(acc["output"].index), acc["output"])[...] = y
+            out = view(self.region(acc["output"].index), acc["output"], "<u2")
+            out[...] = to_float16_bits(y).reshape(out.shape)
 
     def _check_guards(self, i, st, written):
         """Marks the bytes stage i wrote; no guard band may hold any of them."""
