@@ -5,7 +5,6 @@ graph files (tests/emulator_helpers.GraphBuilder), so these tests need no
 TensorFlow and take a second.
 """
 import hashlib
-import io
 import json
 import tarfile
 
