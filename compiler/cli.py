@@ -59,6 +59,10 @@ def main(argv=None):
     except CompileError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"mvNCCompile: cannot write {args.output}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
     print(summary(result, path))
     return 0
 

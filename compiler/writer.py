@@ -55,6 +55,8 @@ def _window(stage, node, ksize):
     stage.stride = (a["stride"][1], a["stride"][0])
     stage.pad_style = PAD_STYLES[a["padding"]]
     if a["padding"] == "EXPLICIT":
+        if max(a["pads"]) > 255:
+            fail(STAGE_DETAILS, f"{node.name}: pad {a['pads']} above 255")
         stage.pad = (a["pads"][1], a["pads"][0])
 
 
@@ -96,7 +98,7 @@ def lower_scale(stage, node, graph, data):
     return Op.SCALE
 
 
-def lower_eltwise(stage, node, graph, data, locations=None):
+def lower_eltwise(stage, node, graph, data):
     return {"add": Op.SUM, "mul": Op.PROD, "max": Op.MAX}[node.op]
 
 

@@ -154,3 +154,11 @@ def test_console_script_help_and_exit_status(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.startswith("[Error 8] Toolkit Error:")
     assert not (tmp_path / "g").exists()
+
+
+def test_cli_unwritable_output_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "net.pb", _pb(_plain))
+    assert main(["net.pb", "-o", str(tmp_path / "no" / "dir" / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err
