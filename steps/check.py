@@ -66,7 +66,7 @@ def check_graph(graph_path, frozen_pb, input_node, output_node, image_size,
     expected = run_frozen(frozen_pb, input_node, output_node,
                           x16.astype(np.float32)[None]).reshape(-1)
     report = metrics.compare(result.astype(np.float32).reshape(-1), expected)
-    text = metrics.format_report(report)
+    text = metrics.format_report(result.reshape(-1), expected, report)
     summary = _plain({
         "metrics": report,
         "passed": bool(report["passed"]),

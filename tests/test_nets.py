@@ -133,3 +133,6 @@ def test_frozen_graph_matches_reference(name):
     macs = _macs(frozen)
     assert macs == ref["macs_by_op_type"]
     assert sum(macs.values()) == ref["macs"]
+    # an inference graph: every batch norm uses its moving statistics
+    norms = [n for n in frozen.node if n.op == "FusedBatchNormV3"]
+    assert norms and not any(n.attr["is_training"].b for n in norms)

@@ -119,8 +119,7 @@ def mobilenet_v1_arg_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
     depthwise_regularizer = regularizer if regularize_depthwise else None
     with slim.arg_scope([slim.conv2d, slim.separable_conv2d],
                         weights_initializer=tf1.truncated_normal_initializer(stddev=stddev),
-                        activation_fn=tf.nn.relu6, normalizer_fn=slim.batch_norm,
-                        normalizer_params=batch_norm_params):
+                        activation_fn=tf.nn.relu6, normalizer_fn=slim.batch_norm):
         with slim.arg_scope([slim.batch_norm], **batch_norm_params):
             with slim.arg_scope([slim.conv2d], weights_regularizer=regularizer):
                 with slim.arg_scope([slim.separable_conv2d],
