@@ -1,5 +1,4 @@
 """Drop nodes that do not change the bytes of a tensor."""
-from .util import WEIGHTED
 
 
 def _layout_kept(graph, node):
@@ -25,4 +24,4 @@ def remove_identities(graph):
     return graph
 
 
-__all__ = ["remove_identities", "WEIGHTED"]
+__all__ = ["remove_identities"]
