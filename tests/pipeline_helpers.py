@@ -312,3 +312,54 @@ def reference_build(tmp_path_factory, names, end=None):
     assert luigi_succeeded(proc), tail(proc)
     done.write_text("ok\n")
     return root
+
+
+# -- settings, catalogue and tarballs for one test ----------------------
+
+def write_settings(path, artifact_root=None, catalogue=None, checksum_lock=None,
+                   **overrides):
+    """A pipeline.yaml copy at `path` with absolute paths and `overrides`
+    (e.g. download={...}); point ZOO_TO_STICK_SETTINGS at it."""
+    import yaml
+    raw = yaml.safe_load((REPO / "pipeline.yaml").read_text())
+    path = Path(path)
+    raw["artifact_root"] = str(artifact_root or path.parent / "artifacts")
+    raw["catalogue"] = str(catalogue or REPO / "zoo" / "catalogue.yaml")
+    raw["checksum_lock"] = str(checksum_lock or path.parent / "checksums.lock")
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            raw.setdefault(key, {}).update(value)
+        else:
+            raw[key] = value
+    path.write_text(yaml.safe_dump(raw, sort_keys=True))
+    return path
+
+
+def catalogue_copy(path, name, **fields):
+    """The catalogue with `fields` of entry `name` changed, written to `path`."""
+    import yaml
+    raw = yaml.safe_load((REPO / "zoo" / "catalogue.yaml").read_text())
+    raw["nets"][name].update(fields)
+    Path(path).write_text(yaml.safe_dump(raw, sort_keys=True))
+    return Path(path)
+
+
+def synthetic_tarball(tmp_path_factory, name=SMALL, seed=0):
+    """steps.synthetic.build_synthetic_tarball for `name`, once per session
+    (in a subprocess, so TensorFlow stays out of the test process)."""
+    base = tmp_path_factory.getbasetemp() / f"synthetic-{name}-{seed}"
+    out = base / "tarball"
+    if out.exists():
+        return next(out.iterdir())
+    code = ("import sys; from zoo.catalogue import get_entry; "
+            "from steps.synthetic import build_synthetic_tarball as b; "
+            "e = get_entry(sys.argv[1]); "
+            "b(e, sys.argv[2] + '/' + e.tarball, int(sys.argv[3]))")
+    tmp = base / "building"
+    tmp.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-c", code, name, str(tmp), str(seed)],
+                          env=pipeline_env(base / "unused"), cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    os.replace(tmp, out)
+    return next(out.iterdir())
