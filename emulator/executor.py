@@ -1,35 +1,52 @@
 """Runs a validated Graph's stages in file order over real memory.
 
-Regions (by operand index): 1 the input bytes, 2 the output (sized from the
+Regions (by operand index): 1 the input tensor, 2 the output (sized from the
 last stage), 3 the data section, >= 4 one zeroed scratch area shared by all
-work buffers. Each stage reads its operands as strided fp16 views, computes
-in float32 (ops.KERNELS), adds bias, applies its postOp, rounds to fp16 and
-writes through its output strides, so concatenation by layout just works.
+work buffers. Memory the stages write (input, output, scratch) is kept as
+one float32 slot per fp16 value, each holding exactly an fp16 value, so a
+byte pointer p and byte strides s become slot p/2 and strides s/2 (all are
+even; the reader checks). That makes reads free and leaves one rounding per
+stage, bit-exact with storing fp16. The data section stays as file bytes.
+
+Each stage reads its operands as strided views, computes in float32
+(ops.KERNELS), adds bias, applies its postOp, rounds to fp16 and writes
+through its output strides, so concatenation by layout just works.
 """
 import numpy as np
 
 from ncsformat import Op, Region
 
 from . import Status
-from .ops import KERNELS
+from .ops import KERNELS, blas
 from .ops.activation import ACTIVATIONS
-from .ops.fp16 import to_float16_bits, to_float32
+from .ops.fp16 import round_to_fp16, to_float16_bits, to_float32
 from .reader import GraphFileError
-
-
-# Ops whose kernel takes the fp16 view and converts only what it reads.
-VIEW_INPUT = frozenset({Op.CROP})
 
 
 class GuardBandError(AssertionError):
     """Debug mode: a stage wrote into some work buffer's guard band."""
 
 
-def view(region, access, dtype="<f2"):
-    """The fp16 (H, W, C) view of an access; bounds were checked at load."""
+def view(region, access):
+    """The (H, W, C) view of an access; bounds were checked at load.
+
+    ``region`` is either file bytes (uint8: an fp16 view) or one slot per
+    fp16 value (float32 memory, or the uint16 debug mask of written slots).
+    """
     (w, h, c), (sx, sy, sz) = access.dims, access.strides
-    return np.ndarray((h, w, c), dtype, buffer=region, offset=access.pointer,
-                      strides=(sy, sx, sz))
+    if region.dtype == np.uint8:
+        return np.ndarray((h, w, c), "<f2", buffer=region,
+                          offset=access.pointer, strides=(sy, sx, sz))
+    k = region.itemsize // 2
+    return np.ndarray((h, w, c), region.dtype, buffer=region,
+                      offset=k * access.pointer,
+                      strides=(k * sy, k * sx, k * sz))
+
+
+def read(region, access):
+    """float32 values of an access (a view when memory is float32 slots)."""
+    v = view(region, access)
+    return to_float32(v) if v.dtype == np.float16 else v
 
 
 class StageContext:
@@ -43,7 +60,7 @@ class StageContext:
 
     def tensor(self, role):
         a = self._acc[role]
-        return to_float32(view(self._ex.region(a.index), a))
+        return read(self._ex.region(a.index), a)
 
     def const(self, role, shape=None):
         """The block at ``role`` as float32, cached when it is in the file."""
@@ -52,7 +69,8 @@ class StageContext:
         cached = self._ex.cache.get(key)
         if cached is not None:
             return cached
-        arr = to_float32(view(self._ex.region(a.index), a)).reshape(-1)
+        arr = np.array(read(self._ex.region(a.index), a), np.float32)
+        arr = arr.reshape(-1)
         if shape is not None:
             arr = np.ascontiguousarray(shape(arr))
         if a.index == Region.DATA:
@@ -67,9 +85,12 @@ class Executor:
         self.graph = graph
         self.debug = debug
         self.cache = {}
-        self.regions = {}
+        self.regions = {Region.DATA: np.frombuffer(graph.data, np.uint8)}
         self.contexts = [StageContext(self, i) for i in range(len(graph.stages))]
         self.buffers = _work_buffers(graph) if debug else {}
+
+    def region(self, index):
+        return self.regions[min(index, Region.WORK)]
 
     def run(self, tensor_bytes):
         """One inference: the input bytes in, the output fp16 values out."""
@@ -78,57 +99,55 @@ class Executor:
             raise GraphFileError(
                 f"input tensor of {len(tensor_bytes)} bytes, the graph "
                 f"expects {g.input_bytes}", Status.INVALID_PARAMETERS)
-        scratch = np.zeros(max(g.scratch_bytes, 2), np.uint8)
-        self.regions = {Region.INPUT: np.frombuffer(bytes(tensor_bytes),
-                                                    np.uint8),
-                        Region.OUTPUT: np.zeros(g.output_bytes, np.uint8),
-                        Region.DATA: np.frombuffer(g.data, np.uint8)}
-        self.regions[Region.WORK] = scratch
-        written = np.zeros_like(scratch) if self.debug else None
-        for i, st in enumerate(g.stages):
-            self._stage(i, st)
-            if self.debug:
-                self._check_guards(i, st, written)
-        return self.regions[Region.OUTPUT].view("<f2").copy()
-
-    def region(self, index):
-        return self.regions[min(index, Region.WORK)]
+        self.regions[Region.INPUT] = to_float32(
+            np.frombuffer(bytes(tensor_bytes), "<f2"))
+        self.regions[Region.OUTPUT] = np.zeros(g.output_bytes // 2, np.float32)
+        slots = (g.scratch_bytes + 1) // 2
+        self.regions[Region.WORK] = np.zeros(max(slots, 1), np.float32)
+        written = np.zeros(max(slots, 1), np.uint16) if self.debug else None
+        with blas.threads():
+            for i, st in enumerate(g.stages):
+                self._stage(i, st)
+                if self.debug:
+                    self._check_guards(i, st, written)
+        out = self.regions[Region.OUTPUT]
+        return to_float16_bits(out).view(np.float16)
 
     def _stage(self, i, st):
         ctx = self.contexts[i]
         acc = {a.role: a for a in self.graph.accesses[i]}
         x = view(self.region(acc["data"].index), acc["data"])
         with np.errstate(all="ignore"):
-            if st.op not in VIEW_INPUT:
+            if x.dtype == np.float16:
                 x = to_float32(x)
             y = KERNELS[st.op](st, x, ctx)
             if "bias" in acc and st.op != Op.LRN:
                 y = np.add(y, ctx.const("bias"), dtype=np.float32)
-            y = ACTIVATIONS[st.post_op](np.asarray(y, np.float32),
-                                        st.post_param)
-            out = view(self.region(acc["output"].index), acc["output"], "<u2")
-            out[...] = to_float16_bits(y).reshape(out.shape)
+            elif np.may_share_memory(y, x):
+                y = np.array(y, np.float32)     # postOps work in place
+            y = ACTIVATIONS[st.post_op](y, st.post_param)
+            out = view(self.region(acc["output"].index), acc["output"])
+            out[...] = round_to_fp16(y).reshape(out.shape)
 
     def _check_guards(self, i, st, written):
-        """Marks the bytes stage i wrote; no guard band may hold any of them."""
+        """Marks the slots stage i wrote; no guard band may hold any of them."""
         out = next(a for a in self.graph.accesses[i] if a.role == "output")
         if out.index >= Region.WORK:
-            view(written, out, "<u2")[...] = 0xFFFF
+            view(written, out)[...] = 1
         for index, (lo, hi, guard) in self.buffers.items():
-            spans = ((max(lo - guard, 0), lo), (hi, hi + guard))
             if lo < guard:
                 raise GuardBandError(
                     f"buffer {index}: leading guard band of {guard} bytes "
                     f"does not fit before pointer {lo}")
-            for a, b in spans:
-                if written[a:b].any():
+            for a, b in ((lo - guard, lo), (hi, hi + guard)):
+                if written[a // 2:b // 2].any():
                     raise GuardBandError(
                         f"after stage {i} ({st.name!r}): bytes in the guard "
                         f"band [{a}, {b}) of work buffer {index} were written")
 
 
 def _work_buffers(graph):
-    """index -> (start, end, guard) of every work buffer, from all accesses."""
+    """index -> (start, end, guard) in bytes of every work buffer."""
     bufs = {}
     for acc in graph.accesses:
         for a in acc:

@@ -22,7 +22,7 @@ def to_float16_bits(x):
     path (numpy's software conversion is ~3x slower on ReLU outputs); the
     rare fp16 subnormals and overflows are fixed up by index.
     """
-    x = np.ascontiguousarray(x, np.float32)
+    x = np.ascontiguousarray(x, np.float32).reshape(-1)
     bits = x.view(_U)
     a = bits & _U(0x7FFFFFFF)
     o = a >> _U(13)
@@ -33,12 +33,45 @@ def to_float16_bits(x):
     o *= a >= _NORMAL_MIN            # zeros (and subnormals, fixed below)
     sub = np.flatnonzero((a - _U(1)) < _NORMAL_MIN - _U(1))
     if sub.size:    # |x| < 2^-14: adding 0.5 rounds to a multiple of 2^-24
-        o.flat[sub] = (np.abs(x.flat[sub]) + np.float32(0.5)).view(_U) \
-            - _U(0x3F000000)
+        o[sub] = (np.abs(x[sub]) + np.float32(0.5)).view(_U) - _U(0x3F000000)
     big = np.flatnonzero(a >= _OVERFLOW)
     if big.size:
-        o.flat[big] = np.where(a.flat[big] > _U(0x7F800000), 0x7E00, 0x7C00)
+        o[big] = np.where(a[big] > _U(0x7F800000), 0x7E00, 0x7C00)
     sign = bits >> _U(16)
     sign &= _U(0x8000)
     o |= sign
     return o.astype(np.uint16)
+
+
+_ABS = _U(0x7FFFFFFF)
+_TIE = _U(113 << 23)                 # 2^-14
+_INF_FROM = _U(0x477FF000)           # 65520 rounds (to even) to inf
+_F32_INF = _U(0x7F800000)
+
+
+def round_to_fp16(x):
+    """float32 array of x rounded to the nearest fp16 value (ties to even).
+
+    The executor keeps device memory as float32 slots holding exactly the
+    fp16 values, so this rounding is the only conversion a stage pays.
+    Same values as x.astype(float16).astype(float32), ~2x faster.
+    """
+    x = np.array(x, np.float32, order="C", copy=True)
+    flat = x.reshape(-1)
+    bits = flat.view(_U)
+    a = bits & _ABS
+    r = a >> _U(13)
+    r &= _U(1)
+    r += a
+    r += _U(0xFFF)
+    r &= _U(0xFFFFE000)              # 11 significant bits, nearest even
+    sub = np.flatnonzero((a - _U(1)) < _TIE - _U(1))
+    if sub.size:    # fp16 subnormals: multiples of 2^-24
+        r[sub] = ((np.abs(flat[sub]) + np.float32(0.5))
+                  - np.float32(0.5)).view(_U)
+    big = np.flatnonzero(a >= _INF_FROM)
+    if big.size:
+        r[big] = np.where(a[big] > _F32_INF, _U(0x7FC00000), _F32_INF)
+    bits &= _U(0x80000000)
+    bits |= r
+    return x
