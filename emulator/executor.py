@@ -123,11 +123,11 @@ class Executor:
             y = KERNELS[st.op](st, x, ctx)
             if "bias" in acc and st.op != Op.LRN:
                 y = np.add(y, ctx.const("bias"), dtype=np.float32)
-            elif np.may_share_memory(y, x):
+            elif not _owned(y, x):
                 y = np.array(y, np.float32)     # postOps work in place
             y = ACTIVATIONS[st.post_op](y, st.post_param)
             out = view(self.region(acc["output"].index), acc["output"])
-            out[...] = round_to_fp16(y).reshape(out.shape)
+            out[...] = round_to_fp16(y, in_place=True).reshape(out.shape)
 
     def _check_guards(self, i, st, written):
         """Marks the slots stage i wrote; no guard band may hold any of them."""
@@ -144,6 +144,12 @@ class Executor:
                     raise GuardBandError(
                         f"after stage {i} ({st.name!r}): bytes in the guard "
                         f"band [{a}, {b}) of work buffer {index} were written")
+
+
+def _owned(y, x):
+    """True if y is a fresh float32 array a stage may overwrite."""
+    return (isinstance(y, np.ndarray) and y.dtype == np.float32
+            and not np.may_share_memory(y, x))
 
 
 def _work_buffers(graph):

@@ -45,15 +45,16 @@ def depth_convolution(st, x, ctx):
     gy, gx = geometry(st)
     xp = pad(x, gy, gx)
     oh, ow = gy[0], gx[0]
-    acc = np.zeros((oh, ow, cin, mult) if mult > 1 else (oh, ow, cin),
-                   np.float32)
+    shape = (oh, ow, cin, mult) if mult > 1 else (oh, ow, cin)
+    acc, tmp = np.zeros(shape, np.float32), np.empty(shape, np.float32)
     for ky in range(kh):
         for kx in range(kw):
             xs = shifted(xp, ky, kx, oh, ow, sy, sx)
             if mult > 1:
-                acc += xs[..., None] * w[ky, kx]
+                np.multiply(xs[..., None], w[ky, kx], out=tmp)
             else:
-                acc += xs * w[ky, kx, :, 0]
+                np.multiply(xs, w[ky, kx, :, 0], out=tmp)
+            acc += tmp
     return acc.reshape(oh, ow, cout)
 
 

@@ -49,14 +49,17 @@ _INF_FROM = _U(0x477FF000)           # 65520 rounds (to even) to inf
 _F32_INF = _U(0x7F800000)
 
 
-def round_to_fp16(x):
+def round_to_fp16(x, in_place=False):
     """float32 array of x rounded to the nearest fp16 value (ties to even).
 
     The executor keeps device memory as float32 slots holding exactly the
     fp16 values, so this rounding is the only conversion a stage pays.
     Same values as x.astype(float16).astype(float32), ~2x faster.
+    ``in_place`` reuses x when it is a C-contiguous float32 array.
     """
-    x = np.array(x, np.float32, order="C", copy=True)
+    if not (in_place and isinstance(x, np.ndarray) and x.dtype == np.float32
+            and x.flags.c_contiguous and x.flags.writeable):
+        x = np.array(x, np.float32, order="C", copy=True)
     flat = x.reshape(-1)
     bits = flat.view(_U)
     a = bits & _ABS
