@@ -111,8 +111,7 @@ def stage_bytes(st):
 
 def stage_time_ms(st, shaves=12, params=DEFAULT):
     """Estimated device time of one stage in milliseconds."""
-    eff = params.efficiency.get(Op(st.op) if st.op in Op._value2member_map_
-                                else st.op, params.default_efficiency)
+    eff = params.efficiency.get(st.op, params.default_efficiency)
     rate = params.peak_gflops_12 * 1e9 * eff * shave_scale(shaves, params)
     compute_s = stage_flops(st) / rate
     memory_s = stage_bytes(st) / (params.ddr_gbytes_s * 1e9)

@@ -179,3 +179,23 @@ def test_reused_scratch_bytes_between_inferences_do_not_leak():
     ex.run(x2.astype(np.float16).tobytes())
     again = ex.run(x1.astype(np.float16).tobytes())
     np.testing.assert_array_equal(first, again)
+
+
+def test_second_operand_from_the_data_section():
+    """An eltwise operand may be a constant tensor in the data section."""
+    x, c = rand(2, 3, 4), rand(2, 3, 4)
+    b = GraphBuilder()
+    const = b.const(c)
+    from emulator_helpers import T, compact
+    b.stage(Op.SUM, b.input(3, 2, 4), b.output(3, 2, 4),
+            taps=T(const.index, const.pointer, (3, 2, 4), compact(3, 2, 4)))
+    close(run(b.build(), x).reshape(2, 3, 4), x + c)
+
+
+def test_stage_reads_what_an_earlier_stage_wrote_to_the_output_region():
+    x = rand(2, 2, 3)
+    b = GraphBuilder()
+    out = b.output(2, 2, 3)
+    b.stage(Op.RELU, b.input(2, 2, 3), out)
+    b.stage(Op.TANH, out, out)
+    close(run(b.build(), x).reshape(2, 2, 3), np.tanh(np.maximum(x, 0)))
