@@ -149,7 +149,7 @@ def test_deconvolution_caffe(h, k, s, p):
                                    (Op.AVG_POOL, tf.nn.avg_pool2d)])
 @pytest.mark.parametrize("padding,h,k,s", [("SAME", 9, 3, 2), ("SAME", 8, 3, 2),
                                            ("SAME", 7, 2, 1), ("VALID", 9, 3, 2),
-                                           ("VALID", 8, 2, 2)])
+                                           ("VALID", 8, 2, 2), ("VALID", 10, 3, 2)])
 def test_pool_tf(op, fn, padding, h, k, s):
     """TF SAME average divides by the number of in-bounds positions."""
     x = rand(h, h + 2, 5)
