@@ -4,6 +4,17 @@ Every size is checked against the bytes that exist (file, data section,
 input/output/scratch regions) before anything is allocated or viewed, so a
 Graph that loads can be executed without reading or writing out of bounds.
 Any defect raises GraphFileError with the mvnc Status the API reports.
+
+Region sizes the file does not state are derived from it: the input tensor
+is the buffer described by the first read of index 1 (H rows of strideY);
+the output is outputDimX*outputDimY*outputStrideX/2 fp16 values of the last
+stage (as the NCSDK host computes it); the scratch area ends after the
+farthest byte any work access touches plus that buffer's guard band.
+Beyond the spec's explicit rules the reader also requires fp16-aligned
+pointers and strides, 64-aligned data-section pointers, strides that nest
+as YXZ (no two values of a tensor share memory) and a bounded amount of
+work per stage, so that no field can make the executor allocate or loop
+without limit.
 """
 from dataclasses import dataclass, field
 
@@ -28,6 +39,7 @@ SAME_SHAPE_OPS = frozenset({Op.SOFTMAX, Op.RELU, Op.RELU_X, Op.BIAS, Op.PRELU,
                             Op.SIGMOID, Op.TANH, Op.ELU, Op.LEAKY_RELU,
                             Op.NONE})
 ELTWISE_OPS = frozenset({Op.SUM, Op.PROD, Op.MAX})
+PAD_STYLES = frozenset(int(p) for p in PadStyle)
 
 
 class GraphFileError(Exception):
@@ -133,7 +145,7 @@ def _fields(i, st):
         _fail(f"{where}: unknown op {st.op}")
     if st.post_op not in POST_OPS:
         _fail(f"{where}: unknown postOp {st.post_op}")
-    if st.pad_style not in set(int(p) for p in PadStyle):
+    if st.pad_style not in PAD_STYLES:
         _fail(f"{where}: unknown padStyle {st.pad_style}")
     if (st.datatype, st.precision) != (nf.FP16, nf.FP16):
         _fail(f"{where}: datatype/precision {st.datatype}/{st.precision}, "
