@@ -22,7 +22,7 @@ STEP_OF = dict(zip(TARGETS, ("fetch", "export", "freeze", "compile", "check")))
 # The last step the pipeline tests build to. CheckModel means the whole
 # pipeline through the real BuildZoo task; an earlier step uses the probe's
 # ProbeZoo wrapper cut there.
-PIPELINE_END = "FreezeGraph"
+PIPELINE_END = "CheckModel"
 
 
 def end_families(end=None):
@@ -363,3 +363,41 @@ def synthetic_tarball(tmp_path_factory, name=SMALL, seed=0):
     assert proc.returncode == 0, proc.stderr[-3000:]
     os.replace(tmp, out)
     return next(out.iterdir())
+
+
+_SMALL_GRAPH_CODE = r'''
+import sys
+import numpy as np
+from zoo.tfcompat import tf, tf1
+rng = np.random.default_rng(7)
+def const(*shape):
+    return tf.constant(rng.normal(0, 0.3, shape).astype(np.float32))
+g = tf.Graph()
+with g.as_default():
+    x = tf1.placeholder(tf.float32, [1, 16, 16, 3], name="input")
+    y = tf.nn.conv2d(x, const(3, 3, 3, 8), [1, 1, 1, 1], "SAME")
+    y = tf.nn.relu(tf.nn.bias_add(y, const(8)))
+    y = tf.nn.depthwise_conv2d(y, const(3, 3, 8, 1), [1, 2, 2, 1], "SAME")
+    y = tf.nn.relu6(y * const(8) + const(8))
+    y = tf.nn.max_pool2d(y, 2, 2, "VALID")
+    y = tf.nn.conv2d(y, const(1, 1, 8, 16), [1, 1, 1, 1], "VALID")
+    y = tf.nn.avg_pool2d(y, 4, 4, "VALID")
+    y = tf.reshape(y, [1, 16])
+    y = tf.nn.softmax(tf.matmul(y, const(16, 10)) + const(10), name="output")
+open(sys.argv[1], "wb").write(g.as_graph_def().SerializeToString(deterministic=True))
+'''
+
+
+def small_frozen_graph(tmp_path_factory):
+    """A small frozen GraphDef (conv, bias, relu, depthwise, scale, relu6,
+    pools, reshape, matmul, softmax; input `input` 16x16x3, output `output`),
+    made with TensorFlow once per session in a subprocess."""
+    out = tmp_path_factory.getbasetemp() / "small_frozen.pb"
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        proc = subprocess.run([sys.executable, "-c", _SMALL_GRAPH_CODE, str(tmp)],
+                              env=pipeline_env(out.parent / "unused"), cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        os.replace(tmp, out)
+    return out
