@@ -87,7 +87,9 @@ class Executor:
         self.cache = {}
         self.regions = {Region.DATA: np.frombuffer(graph.data, np.uint8)}
         self.contexts = [StageContext(self, i) for i in range(len(graph.stages))]
+        self.roles = [{a.role: a for a in acc} for acc in graph.accesses]
         self.buffers = _work_buffers(graph) if debug else {}
+        self._memory = None     # (output, scratch) slots, reused per run
 
     def region(self, index):
         return self.regions[min(index, Region.WORK)]
@@ -101,33 +103,35 @@ class Executor:
                 f"expects {g.input_bytes}", Status.INVALID_PARAMETERS)
         self.regions[Region.INPUT] = to_float32(
             np.frombuffer(bytes(tensor_bytes), "<f2"))
-        self.regions[Region.OUTPUT] = np.zeros(g.output_bytes // 2, np.float32)
-        slots = (g.scratch_bytes + 1) // 2
-        self.regions[Region.WORK] = np.zeros(max(slots, 1), np.float32)
-        written = np.zeros(max(slots, 1), np.uint16) if self.debug else None
-        with blas.threads():
+        slots = max((g.scratch_bytes + 1) // 2, 1)
+        if self._memory is None:
+            self._memory = (np.zeros(g.output_bytes // 2, np.float32),
+                            np.zeros(slots, np.float32))
+        else:   # every run starts from zeroed memory, as a fresh one would
+            for m in self._memory:
+                m.fill(0)
+        self.regions[Region.OUTPUT], self.regions[Region.WORK] = self._memory
+        written = np.zeros(slots, np.uint16) if self.debug else None
+        with blas.threads(), np.errstate(all="ignore"):
             for i, st in enumerate(g.stages):
                 self._stage(i, st)
                 if self.debug:
                     self._check_guards(i, st, written)
-        out = self.regions[Region.OUTPUT]
-        return to_float16_bits(out).view(np.float16)
+        return to_float16_bits(self.regions[Region.OUTPUT]).view(np.float16)
 
     def _stage(self, i, st):
-        ctx = self.contexts[i]
-        acc = {a.role: a for a in self.graph.accesses[i]}
+        ctx, acc = self.contexts[i], self.roles[i]
         x = view(self.region(acc["data"].index), acc["data"])
-        with np.errstate(all="ignore"):
-            if x.dtype == np.float16:
-                x = to_float32(x)
-            y = KERNELS[st.op](st, x, ctx)
-            if "bias" in acc and st.op != Op.LRN:
-                y = np.add(y, ctx.const("bias"), dtype=np.float32)
-            elif not _owned(y, x):
-                y = np.array(y, np.float32)     # postOps work in place
-            y = ACTIVATIONS[st.post_op](y, st.post_param)
-            out = view(self.region(acc["output"].index), acc["output"])
-            out[...] = round_to_fp16(y, in_place=True).reshape(out.shape)
+        if x.dtype == np.float16:
+            x = to_float32(x)
+        y = KERNELS[st.op](st, x, ctx)
+        if "bias" in acc and st.op != Op.LRN:
+            y = np.add(y, ctx.const("bias"), dtype=np.float32)
+        elif not _owned(y, x):
+            y = np.array(y, np.float32)     # postOps work in place
+        y = ACTIVATIONS[st.post_op](y, st.post_param)
+        out = view(self.region(acc["output"].index), acc["output"])
+        out[...] = round_to_fp16(y, in_place=True).reshape(out.shape)
 
     def _check_guards(self, i, st, written):
         """Marks the slots stage i wrote; no guard band may hold any of them."""

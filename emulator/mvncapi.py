@@ -161,6 +161,8 @@ class Graph:
         self._executor = Executor(graph, debug=debug)
         self._results = deque()
         self._times = numpy.zeros(0, numpy.float32)
+        self._estimate = numpy.array(        # static: depends on records only
+            graph_times_ms(graph.stages, graph.shaves), numpy.float32)
         self._debug_info = ""
         self._options = {GraphOption.ITERATIONS: 1,
                          GraphOption.NETWORK_THROTTLE: 1,
@@ -209,9 +211,7 @@ class Graph:
         except GuardBandError as e:
             self._debug_info = str(e)
             _raise(Status.MYRIAD_ERROR)
-        self._times = numpy.array(
-            graph_times_ms(self._graph.stages, self._graph.shaves),
-            numpy.float32)
+        self._times = self._estimate
         self._results.append((out, userobj))
 
     def GetResult(self):

@@ -118,6 +118,20 @@ def test_depth_convolution(mult, s, style):
     close(got, want)
 
 
+@pytest.mark.parametrize("s,padding", [(1, "SAME"), (2, "SAME"), (2, "VALID")])
+def test_depth_convolution_many_channels(s, padding):
+    """Wide inputs take the einsum path of the kernel."""
+    x, wt = rand(7, 6, 72), rand(3, 3, 72, 1)
+    want = tf_eval(lambda a, b: tf.nn.depthwise_conv2d(
+        a[None], b, [1, s, s, 1], padding)[0], x, wt)
+    oh, ow, oc = want.shape
+    style = PadStyle.TF_SAME if padding == "SAME" else PadStyle.TF_VALID
+    got = with_const(Op.DEPTH_CONV, x, (ow, oh, oc), {"taps": wt},
+                     radix=(3, 3), stride=(s, s), pad_style=style,
+                     tap_dims=(9, 72, 72))
+    close(got, want)
+
+
 def test_depth_convolution_caffe_pad():
     x, wt = rand(7, 7, 3), rand(3, 3, 3, 1)
     padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))

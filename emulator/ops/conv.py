@@ -9,6 +9,7 @@ from numpy.lib.stride_tricks import as_strided
 from .padding import geometry, pad, shifted
 
 IM2COL_CHUNK = 1 << 23      # float32 values per im2col chunk (32 MiB)
+EINSUM_CHANNELS = 64        # depthwise: one einsum beats 2*kh*kw passes here
 
 
 def convolution(st, x, ctx):
@@ -45,6 +46,12 @@ def depth_convolution(st, x, ctx):
     gy, gx = geometry(st)
     xp = pad(x, gy, gx)
     oh, ow = gy[0], gx[0]
+    if mult == 1 and cin >= EINSUM_CHANNELS:
+        s0, s1, s2 = xp.strides
+        win = as_strided(xp, shape=(oh, ow, kh, kw, cin),
+                         strides=(sy * s0, sx * s1, s0, s1, s2),
+                         writeable=False)
+        return np.einsum("hwijc,ijc->hwc", win, w[..., 0])
     shape = (oh, ow, cin, mult) if mult > 1 else (oh, ow, cin)
     acc, tmp = np.zeros(shape, np.float32), np.empty(shape, np.float32)
     for ky in range(kh):
