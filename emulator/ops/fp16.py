@@ -68,13 +68,15 @@ def round_to_fp16(x, in_place=False):
     r += a
     r += _U(0xFFF)
     r &= _U(0xFFFFE000)              # 11 significant bits, nearest even
-    sub = np.flatnonzero((a - _U(1)) < _TIE - _U(1))
-    if sub.size:    # fp16 subnormals: multiples of 2^-24
+    if a.size and a.max() >= _INF_FROM:
+        big = np.flatnonzero(a >= _INF_FROM)
+        r[big] = np.where(a[big] > _F32_INF, _U(0x7FC00000), _F32_INF)
+    a -= _U(1)                       # zero wraps to the top: not subnormal
+    if a.size and a.min() < _TIE - _U(1):
+        sub = np.flatnonzero(a < _TIE - _U(1))
+        # fp16 subnormals: adding 0.5 rounds to a multiple of 2^-24
         r[sub] = ((np.abs(flat[sub]) + np.float32(0.5))
                   - np.float32(0.5)).view(_U)
-    big = np.flatnonzero(a >= _INF_FROM)
-    if big.size:
-        r[big] = np.where(a[big] > _F32_INF, _U(0x7FC00000), _F32_INF)
     bits &= _U(0x80000000)
     bits |= r
     return x
