@@ -7,12 +7,21 @@ Code written for NCSDK 1.x runs unchanged apart from the import::
 Failures raise ``Exception(Status.X)`` as NCSDK's wrapper did. Inference
 runs synchronously inside LoadTensor; its result waits in a FIFO (at most
 two in flight, as on the stick) until GetResult. ITERATIONS is stored but
-the graph runs once per LoadTensor (repeats give identical bytes). TIME_TAKEN reports the
-cost model's per-stage estimate, not wall-clock time.
+the graph runs once per LoadTensor (repeats give identical bytes).
+TIME_TAKEN reports the cost model's per-stage estimate, not wall-clock time.
 
 ``MVNC_EMULATED_DEVICES`` (default 1) sets how many devices
 EnumerateDevices reports; their names are ``emulated-ncs-0``, ``-1``, ...
-``MVNC_EMULATOR_DEBUG=1`` checks work-buffer guard bands after each stage.
+``MVNC_EMULATOR_DEBUG=1`` checks work-buffer guard bands after each stage
+(a violation fails LoadTensor with MYRIAD_ERROR; DEBUG_INFO says where).
+``MVNC_EMULATOR_BLAS_THREADS`` (default 1) sets BLAS threads per inference.
+
+Misuse maps to the statuses the NCSDK 1.x host library returned: an unknown
+device name DEVICE_NOT_FOUND, a name already open BUSY, any call on a closed
+device or a deallocated graph (handles the library no longer knows)
+INVALID_PARAMETERS, a malformed graph file UNSUPPORTED_GRAPH_FILE, an input
+of the wrong byte size INVALID_PARAMETERS, a third LoadTensor before
+GetResult BUSY, GetResult with nothing queued NO_DATA.
 """
 import os
 from collections import deque
@@ -93,6 +102,7 @@ class Device:
 
     def __init__(self, name):
         self.name = name
+        self.last_error = ""    # not in NCSDK: why AllocateGraph refused
         self._opened = False
         self._graphs = []
         self._options = {DeviceOption.TEMP_LIM_LOWER: 95,
@@ -145,7 +155,10 @@ class Device:
         try:
             graph = load_graph(graphfile)
         except GraphFileError as e:
+            self.last_error = str(e)    # extension: why it was refused
             _raise(e.status)
+        except TypeError:
+            _raise(Status.INVALID_PARAMETERS)
         g = Graph(self, graph)
         self._graphs.append(g)
         return g

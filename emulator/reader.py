@@ -334,8 +334,12 @@ def _crop_offsets(i, st, data):
 
 
 def load_graph(blob):
-    """Parses and validates a graph file; raises GraphFileError if malformed."""
-    blob = bytes(blob)
+    """Parses and validates a graph file; raises GraphFileError if malformed.
+
+    ``blob`` is bytes-like (bytes, bytearray, memoryview); anything else is
+    a TypeError, never a huge allocation (bytes(n) would make n zeros).
+    """
+    blob = memoryview(blob).tobytes()
     h = _header(blob)
     data = blob[h.data_start:]
     stages, accesses = [], []

@@ -126,9 +126,17 @@ def test_malformed_graph_file_is_unsupported(device):
     with pytest.raises(Exception) as e:
         device.AllocateGraph(bytes(blob))
     assert status_of(e) == mvnc.Status.UNSUPPORTED_GRAPH_FILE
+    assert "version" in device.last_error
     with pytest.raises(Exception) as e:
         device.AllocateGraph(b"\0" * 100)
     assert status_of(e) == mvnc.Status.UNSUPPORTED_GRAPH_FILE
+
+
+def test_graph_that_is_not_bytes_is_invalid_parameters(device):
+    for bad in (None, 12, "graph"):
+        with pytest.raises(Exception) as e:
+            device.AllocateGraph(bad)
+        assert status_of(e) == mvnc.Status.INVALID_PARAMETERS
 
 
 def test_get_result_with_nothing_loaded_is_no_data(device):

@@ -1,0 +1,251 @@
+"""mvNCCheck: compile a network, run it on the emulated stick and compare
+the result with the framework's own on the same input.
+
+The emulator core stays numpy-only: the compiler, TensorFlow and the Caffe
+reference are imported lazily, inside the functions that need them.
+"""
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import image as imageio
+from . import metrics
+from . import mvncapi as mvnc
+
+DESCRIPTION = """\
+Check a network on the (emulated) Neural Compute Stick, as NCSDK's mvNCCheck
+did: compile it, run one input through the stick and through the framework
+(TensorFlow on a frozen .pb, the restored session for a .meta, the Caffe
+reference executor for a .prototxt), print both top-5 lists and NCSDK's four
+accuracy tests, and save both outputs as .npy.
+
+Input (H x W x C is the network input's shape), in this order:
+  1. the -i image (JPEG, PNG, ... via Pillow) as RGB (greyscale when C is 1),
+     resized to W x H (bilinear), as float in [0, 1] (value / 255);
+     without -i: uniform random values in [0, 1) from --seed (default 0);
+  2. -cs channel order: output channel k = input channel cs[k]; the default
+     2,1,0 turns RGB into BGR (only for 3 channels);
+  3. times -S scale (default 1; 255 gives the 0..255 range);
+  4. minus -M mean, per channel in the order after step 2.
+The stick gets this tensor as fp16; the framework gets the same values as
+float32.
+
+Output files: PREFIX_result.npy (the stick's output, float16, flat),
+PREFIX_expected.npy (the framework's, float32, flat) and PREFIX_input.npy
+(the H x W x C float32 input), PREFIX from --save (default: output).
+
+Exit status: 0 when all four tests pass (and -id matches), 1 when a test
+fails or the top-1 class differs from -id, 2 for a usage or compile error
+("[Error N] Toolkit Error: ..." as mvNCCompile).
+"""
+
+EPILOG = """\
+examples:
+  mvNCCheck mnist_inference.meta -s 12 -in input -on output
+  mvNCCheck net.pb -i cat.jpg -S 2 -M 1 -cs 0,1,2 -id 281
+  mvNCCheck deploy.prototxt -w net.caffemodel -i cat.jpg -S 255 -M mean.npy
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="mvNCCheck", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("network", help="network file: .pb (frozen GraphDef), "
+                   ".meta (saved session) or .prototxt (Caffe)")
+    p.add_argument("-w", dest="weights", metavar="WEIGHTS",
+                   help="weights: the .meta's checkpoint prefix (default: "
+                        "the meta file's prefix) or Caffe's .caffemodel")
+    p.add_argument("-s", dest="shaves", type=int, default=1, metavar="N",
+                   help="SHAVE processors to compile for, 1..12 (default 1)")
+    p.add_argument("-in", dest="input_node", metavar="NODE",
+                   help="input node (default: the placeholder the output "
+                        "needs)")
+    p.add_argument("-on", dest="output_node", metavar="NODE",
+                   help="output node (default: the last node of the graph)")
+    p.add_argument("-is", dest="input_size", nargs=2, type=int,
+                   metavar=("W", "H"),
+                   help="input width and height, when not fixed in the graph")
+    p.add_argument("-o", dest="output", metavar="FILE",
+                   help="also keep the compiled graph file here (default: a "
+                        "temporary file, removed)")
+    p.add_argument("-i", dest="image", metavar="IMAGE",
+                   help="input image (JPEG, PNG, ...); default: seeded "
+                        "random input")
+    p.add_argument("-id", dest="expected_id", type=int, metavar="N",
+                   help="expected top-1 class of the stick's result; exit "
+                        "status 1 when it differs")
+    p.add_argument("-S", dest="scale", type=float, default=1.0,
+                   metavar="SCALE", help="multiply the [0, 1] input by this "
+                                         "(default 1)")
+    p.add_argument("-M", dest="mean", metavar="MEAN",
+                   help="subtract this after scaling: a number, a comma list "
+                        "(per channel) or a .npy of per-channel means (or a "
+                        "mean image); channels in the order after -cs")
+    p.add_argument("-cs", dest="channel_swap", default="2,1,0",
+                   metavar="ORDER",
+                   help="channel order: output channel k = image channel "
+                        "ORDER[k] (default 2,1,0: RGB to BGR)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random input when there is no -i "
+                        "(default 0)")
+    p.add_argument("--save", dest="save_prefix", default="output",
+                   metavar="PREFIX",
+                   help="prefix of the .npy files written (default: output)")
+    return p
+
+
+# ---------------------------------------------------------------- steps
+
+def compile_network(args):
+    """compile_file with the CLI's options; (CompileResult, IR graph)."""
+    from compiler import frontends
+    from compiler.api import compile_file
+    from compiler.cli import weights_argument
+
+    weights = weights_argument(args.network, args.weights)
+    options = {"input_node": args.input_node,
+               "output_node": args.output_node,
+               "input_size": args.input_size}
+    result = compile_file(args.network, weights=weights, shaves=args.shaves,
+                          **options)
+    # The IR again, for the input shape and the input/output node names.
+    load = frontends.loader_for(Path(args.network).suffix)
+    return result, load(str(args.network), weights, options)
+
+
+def graph_file_bytes(result, output):
+    """Write the graph file (to -o, else a temporary one) and read it back:
+    the stick runs the file's bytes, as it would from mvNCCompile."""
+    from compiler.api import write_graph
+
+    if output:
+        return Path(write_graph(result, output)).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="mvNCCheck.") as tmp:
+        return Path(write_graph(result, Path(tmp) / "graph")).read_bytes()
+
+
+def make_input(args, shape):
+    """The preprocessed (H, W, C) float32 input, and a line saying what."""
+    _, h, w, c = shape
+    if args.image:
+        pixels = imageio.load_image(args.image, w, h, c)
+        what = f"image {args.image} resized to {w}x{h}"
+    else:
+        pixels = imageio.random_image(w, h, c, args.seed)
+        what = f"random [0, 1) input, seed {args.seed}"
+    order = imageio.parse_channel_swap(args.channel_swap, c)
+    mean = imageio.parse_mean(args.mean, c) if args.mean is not None else None
+    x = imageio.preprocess(pixels, args.scale, mean, order)
+    return x, f"{what}; channels {order or [0]}, scale {args.scale:g}, " \
+              f"mean {'none' if mean is None else mean.tolist()}"
+
+
+def run_on_stick(blob, x16):
+    """One inference through the NCSDK 1.x API; the flat fp16 result."""
+    device = mvnc.Device(mvnc.EnumerateDevices()[0])
+    device.OpenDevice()
+    try:
+        graph = device.AllocateGraph(blob)
+        try:
+            graph.LoadTensor(x16, "mvNCCheck")
+            result, _ = graph.GetResult()
+        finally:
+            graph.DeallocateGraph()
+    finally:
+        device.CloseDevice()
+    return np.asarray(result, np.float16).reshape(-1)
+
+
+class ReferenceMissing(RuntimeError):
+    """The framework side cannot run (e.g. no Caffe reference yet)."""
+
+
+def run_reference(args, ir_graph, x):
+    """The framework's output on x (H, W, C float32), flat float32."""
+    suffix = Path(args.network).suffix.lower()
+    if suffix == ".pb":
+        from steps.tfrun import run_frozen
+        out = run_frozen(args.network, ir_graph.input, ir_graph.output,
+                         x[None])
+    elif suffix == ".meta":
+        from compiler.frontends.tf_meta import run_session
+        out = run_session(args.network, args.weights, ir_graph.input,
+                          ir_graph.output, x[None])
+    elif suffix == ".prototxt":
+        try:
+            from steps.caffe_reference import run_caffe_reference
+        except ImportError as exc:
+            raise ReferenceMissing(
+                "the Caffe reference executor (steps.caffe_reference."
+                f"run_caffe_reference) is not available: {exc}") from None
+        out = run_caffe_reference(args.network, args.weights, x)
+    else:
+        raise ReferenceMissing(f"no framework to run {suffix} files")
+    return np.asarray(out, np.float32).reshape(-1)
+
+
+def save_npy(path, array):
+    """np.save to a temporary name, then rename: whole or not at all."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+    return path
+
+
+# ---------------------------------------------------------------- main
+
+def check(args):
+    """The whole check; returns the exit status (0 pass, 1 fail)."""
+    result, ir_graph = compile_network(args)
+    blob = graph_file_bytes(result, args.output)
+    x, described = make_input(args, ir_graph.node(ir_graph.input).shape)
+    x16 = x.astype(np.float16)
+    stick = run_on_stick(blob, x16)
+    expected = run_reference(args, ir_graph, x16.astype(np.float32))
+    report = metrics.compare(stick.astype(np.float32), expected)
+    print(f"mvNCCheck: {args.network} ({ir_graph.input} -> "
+          f"{ir_graph.output}), {result.stage_count} stages")
+    print(f"Input: {described}")
+    print(metrics.format_report(stick, expected, report))
+    prefix = args.save_prefix
+    for name, array in (("result", stick), ("expected", expected),
+                        ("input", x)):
+        save_npy(f"{prefix}_{name}.npy", array)
+    print(f"Saved {prefix}_result.npy, {prefix}_expected.npy, "
+          f"{prefix}_input.npy")
+    passed = bool(report["passed"])
+    if args.expected_id is not None:
+        top1 = report["top5_result"][0][0]
+        ok = top1 == args.expected_id
+        print(f"Top-1 class: {top1}, expected (-id) {args.expected_id}: "
+              f"{'Pass' if ok else 'Fail'}")
+        passed = passed and ok
+    print("Result: Pass" if passed else "Result: Fail")
+    return 0 if passed else 1
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from compiler.errors import CompileError
+
+    try:
+        return check(args)
+    except CompileError as exc:
+        print(exc, file=sys.stderr)
+    except (imageio.InputError, ReferenceMissing) as exc:
+        print(f"mvNCCheck: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"mvNCCheck: {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
