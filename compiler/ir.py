@@ -11,7 +11,11 @@ Ops (attrs in brackets):
   input                                   the network input
   conv        [weights HWIO, bias?, stride (sy, sx), padding, pads (py, px)]
   depthwise   [weights (kh, kw, cin, mult), bias?, stride, padding, pads]
+  deconv      [weights (kh, kw, cin, cout), bias?, stride, padding
+               "EXPLICIT", pads]   transposed convolution (Caffe)
   fc          [weights (cin_flat, cout), bias?]
+  prelu       [slope]                 per-channel slope for x < 0
+  crop        [offsets (y, x, c)]     a window of the input (also slices)
   maxpool / avgpool [ksize (kh, kw), stride, padding, pads]
   softmax, relu, relu_x [cap], sigmoid, tanh, elu [alpha], leaky_relu [slope]
   lrn         [size, alpha (per the spec: a), beta, k]

@@ -34,6 +34,15 @@ class DataSection:
         self.size += padded
         return Operand(nf.Region.DATA, pointer)
 
+    def add_u32(self, values):
+        """Integer parameters (crop offsets): little-endian u32, padded."""
+        raw = np.asarray(values, "<u4").tobytes()
+        pointer = self.size
+        padded = nf.align(len(raw))
+        self.chunks.append(raw + b"\0" * (padded - len(raw)))
+        self.size += padded
+        return Operand(nf.Region.DATA, pointer)
+
     def bytes(self):
         return b"".join(self.chunks)
 
@@ -74,6 +83,27 @@ def lower_depthwise(stage, node, graph, data):
     _window(stage, node, (kh, kw))
     _weights(stage, data, w, (kh * kw, cin, cin * mult))
     return Op.DEPTH_CONV
+
+
+def lower_deconv(stage, node, graph, data):
+    w = node.attrs["weights"]
+    kh, kw, cin, cout = w.shape
+    _window(stage, node, (kh, kw))
+    _weights(stage, data, w, (kh * kw, cin, cout))
+    return Op.DECONV
+
+
+def lower_prelu(stage, node, graph, data):
+    s = node.attrs["slope"]
+    _weights(stage, data, s, (1, 1, s.size))
+    return Op.PRELU
+
+
+def lower_crop(stage, node, graph, data):
+    """opParams: the window's start as u32 [x, y, z]."""
+    y, x, z = node.attrs["offsets"]
+    stage.op_params = data.add_u32([x, y, z])
+    return Op.CROP
 
 
 def lower_fc(stage, node, graph, data):
@@ -117,6 +147,9 @@ def simple(op):
 
 LOWERING = {
     "conv": lower_conv,
+    "deconv": lower_deconv,
+    "prelu": lower_prelu,
+    "crop": lower_crop,
     "depthwise": lower_depthwise,
     "fc": lower_fc,
     "maxpool": lower_pool,

@@ -9,6 +9,7 @@ import importlib
 # suffix -> "module:function", imported only when used (keeps startup cheap).
 SUFFIXES = {
     ".pb": "compiler.frontends.tf_graphdef:load",
+    ".prototxt": "compiler.frontends.caffe:load",
 }
 
 

@@ -28,7 +28,7 @@ def fold_batchnorm(graph):
     graph = graph.copy()
     for bn in [n for n in graph.nodes if n.op == "batchnorm"]:
         s, shift = bn_affine(bn)
-        src = sole_producer(graph, bn, ("conv", "depthwise"))
+        src = sole_producer(graph, bn, ("conv", "depthwise", "deconv"))
         if src is None:
             bn.op = "scale"
             bn.attrs = {"scale": s, "bias": shift}

@@ -2,7 +2,7 @@
 
 # Ops that become a stage with weights and a bias operand; a per-channel
 # affine op after them folds into those weights.
-WEIGHTED = ("conv", "depthwise", "fc")
+WEIGHTED = ("conv", "depthwise", "fc", "deconv")
 ACTIVATIONS = ("relu", "relu_x", "sigmoid", "tanh", "elu", "leaky_relu")
 
 
