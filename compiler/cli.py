@@ -10,32 +10,68 @@ from .errors import CompileError
 OP_NAMES = {int(op): op.name.lower() for op in nf.Op}
 
 
+DESCRIPTION = """\
+Compile a network into a graph file for the Neural Compute Stick (NCSDK 1.x,
+graph format version 2), as NCSDK's mvNCCompile did.
+
+Network files, by suffix:
+  .pb     a frozen TensorFlow GraphDef (variables already constants)
+  .meta   a saved TensorFlow session (tf.train.Saver): the meta graph; its
+          checkpoint is -w PREFIX, by default the meta file's own prefix
+          (net.meta -> net, i.e. net.index + net.data-00000-of-00001)
+Other suffixes work once their frontend is registered (Caffe .prototxt).
+
+Save the inference version of a network: only the input may be a
+placeholder (dropout's keep_prob or batch norm's is_training must be fixed
+constants, else Error 34), with batch size 1.
+
+Errors end with NCSDK's number and text, e.g. "[Error 13] Toolkit Error:
+...", and exit status 2; nothing is written then.
+"""
+
+EPILOG = """\
+example:
+  mvNCCompile mnist_inference.meta -s 12 -in input -on output \\
+      -o mnist_inference.graph
+"""
+
+
 def build_parser():
     p = argparse.ArgumentParser(
-        prog="mvNCCompile",
-        description="Compile a frozen TensorFlow GraphDef (.pb) into a graph "
-                    "file for the Neural Compute Stick (NCSDK 1.x, v2).")
-    p.add_argument("network", help="network file: frozen TensorFlow "
-                   "GraphDef (.pb); other types as frontends are registered")
+        prog="mvNCCompile", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("network", help="network file: .pb (frozen GraphDef) or "
+                   ".meta (saved session); see above")
     p.add_argument("-w", dest="weights", metavar="WEIGHTS",
-                   help="weights file, for formats that keep weights apart "
-                        "(Caffe .caffemodel); not needed for a frozen .pb")
+                   help="weights: for .meta the checkpoint prefix (or its "
+                        ".index file; default: the meta file's prefix); "
+                        "for Caffe the .caffemodel; not used for a .pb")
     p.add_argument("-s", dest="shaves", type=int, default=1, metavar="N",
                    help="number of SHAVE processors to use, 1..12 "
-                        "(default 1)")
+                        "(default 1; NCSDK's examples use 12)")
     p.add_argument("-in", dest="input_node", metavar="NODE",
                    help="compile from this node on; it becomes the network "
-                        "input (default: the graph's placeholder)")
+                        "input (default: the placeholder the output needs)")
     p.add_argument("-on", dest="output_node", metavar="NODE",
                    help="compile up to this node; it becomes the network "
-                        "output (default: the last node of the graph)")
+                        "output (default: the last node of the graph; for "
+                        ".meta the last one that is not a variable, "
+                        "initialiser or Saver node)")
     p.add_argument("-is", dest="input_size", nargs=2, type=int,
                    metavar=("W", "H"),
                    help="input width and height, when the input's shape "
-                        "is not fixed in the graph")
+                        "is not fixed in the graph (overrides it)")
     p.add_argument("-o", dest="output", default="graph", metavar="FILE",
-                   help="graph file to write (default: graph)")
+                   help="graph file to write, atomically (default: graph)")
     return p
+
+
+def weights_argument(network, weights):
+    """-w as compile_file takes it (a checkpoint prefix names no file)."""
+    if str(network).lower().endswith(".meta"):
+        from .frontends.tf_meta import weights_file
+        return weights_file(weights)
+    return weights
 
 
 def summary(result, path):
@@ -51,7 +87,8 @@ def summary(result, path):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        result = compile_file(args.network, weights=args.weights,
+        weights = weights_argument(args.network, args.weights)
+        result = compile_file(args.network, weights=weights,
                               shaves=args.shaves, input_node=args.input_node,
                               output_node=args.output_node,
                               input_size=args.input_size)

@@ -10,6 +10,7 @@ import importlib
 SUFFIXES = {
     ".pb": "compiler.frontends.tf_graphdef:load",
     ".prototxt": "compiler.frontends.caffe:load",
+    ".meta": "compiler.frontends.tf_meta:load",
 }
 
 
