@@ -132,6 +132,17 @@ def test_depth_convolution_many_channels(s, padding):
     close(got, want)
 
 
+def test_conv_with_huge_kernel_rows_uses_one_matmul_per_tap(monkeypatch):
+    from emulator.ops import conv
+    monkeypatch.setattr(conv, "IM2COL_CHUNK", 64)
+    x, wt = rand(9, 8, 5), rand(3, 3, 5, 4)
+    want = tf_conv(x, wt, 2, "SAME")
+    got = with_const(Op.CONV, x, (4, 5, 4), {"taps": wt}, radix=(3, 3),
+                     stride=(2, 2), pad_style=PadStyle.TF_SAME,
+                     tap_dims=(9, 5, 4))
+    close(got, want)
+
+
 def test_depth_convolution_caffe_pad():
     x, wt = rand(7, 7, 3), rand(3, 3, 3, 1)
     padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))

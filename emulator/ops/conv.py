@@ -23,10 +23,12 @@ def convolution(st, x, ctx):
     if kh == kw == 1:
         cols = shifted(xp, 0, 0, oh, ow, sy, sx).reshape(oh * ow, cin)
         return (cols @ w).reshape(oh, ow, cout)
+    if ow * kh * kw * cin > IM2COL_CHUNK:
+        return _conv_by_taps(xp, w.reshape(kh, kw, cin, cout), oh, ow, sy, sx)
     xp = np.ascontiguousarray(xp)
     s0, s1, s2 = xp.strides
     out = np.empty((oh, ow, cout), np.float32)
-    rows = max(1, IM2COL_CHUNK // (ow * kh * kw * cin))
+    rows = IM2COL_CHUNK // (ow * kh * kw * cin)
     for r in range(0, oh, rows):
         n = min(rows, oh - r)
         win = as_strided(xp[r * sy:], shape=(n, ow, kh, kw, cin),
@@ -35,6 +37,18 @@ def convolution(st, x, ctx):
         out[r:r + n] = (win.reshape(n * ow, kh * kw * cin) @ w
                         ).reshape(n, ow, cout)
     return out
+
+
+def _conv_by_taps(xp, w, oh, ow, sy, sx):
+    """One matmul per kernel tap: memory stays the size of input + output
+    however large the kernel (im2col of one output row would not)."""
+    kh, kw, cin, cout = w.shape
+    out = np.zeros((oh * ow, cout), np.float32)
+    for ky in range(kh):
+        for kx in range(kw):
+            xs = shifted(xp, ky, kx, oh, ow, sy, sx).reshape(oh * ow, cin)
+            out += xs @ w[ky, kx]
+    return out.reshape(oh, ow, cout)
 
 
 def depth_convolution(st, x, ctx):

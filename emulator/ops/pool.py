@@ -19,10 +19,12 @@ def _windows(xp, oh, ow, kh, kw, sy, sx):
 def _reduce(xp, st, oh, ow, fn):
     """fn-reduction (np.maximum or np.add) of every window."""
     (kw, kh), (sx, sy) = st.radix, st.stride
-    if kh * kw > MAX_TAP_LOOP:
-        xp = np.ascontiguousarray(xp)
-        win = _windows(xp, oh, ow, kh, kw, sy, sx)
-        return fn.reduce(fn.reduce(win, axis=2), axis=2)
+    if kh * kw > MAX_TAP_LOOP:     # reduce each kernel row of a window view
+        win = _windows(np.ascontiguousarray(xp), oh, ow, kh, kw, sy, sx)
+        acc = fn.reduce(win[:, :, 0], axis=2)
+        for ky in range(1, kh):
+            fn(acc, fn.reduce(win[:, :, ky], axis=2), out=acc)
+        return acc
     acc = shifted(xp, 0, 0, oh, ow, sy, sx).copy()
     for ky in range(kh):
         for kx in range(kw):
