@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from emulator.executor import GuardBandError
-from emulator_helpers import GraphBuilder, Op, PadStyle, f16, run, tf_eval
+from emulator_helpers import GraphBuilder, Op, PadStyle, Region, f16, run, tf_eval
 from zoo.tfcompat import tf
 
 rng = np.random.default_rng(7)
@@ -199,3 +199,16 @@ def test_stage_reads_what_an_earlier_stage_wrote_to_the_output_region():
     b.stage(Op.RELU, b.input(2, 2, 3), out)
     b.stage(Op.TANH, out, out)
     close(run(b.build(), x).reshape(2, 2, 3), np.tanh(np.maximum(x, 0)))
+
+
+def test_debug_mode_reports_a_leading_guard_band_that_does_not_fit():
+    """A work buffer at scratch offset 0 has no room for its guard band."""
+    from emulator_helpers import T, compact
+    b = GraphBuilder()
+    bare = T(Region.WORK, 0, (2, 2, 2), compact(2, 2, 2))
+    b.stage(Op.RELU, b.input(2, 2, 2), bare)
+    b.stage(Op.RELU, bare, b.output(2, 2, 2))
+    x = rand(2, 2, 2)
+    close(run(b.build(), x, debug=False).reshape(2, 2, 2), np.maximum(x, 0))
+    with pytest.raises(GuardBandError, match="leading guard band"):
+        run(b.build(), x, debug=True)

@@ -31,7 +31,7 @@ def refuse(blob, status=Status.UNSUPPORTED_GRAPH_FILE, match=None):
     assert e.value.status == status
 
 
-def patched(blob, offset, fmt, value, fix_size=True):
+def patched(blob, offset, fmt, value):
     out = bytearray(blob)
     struct.pack_into(fmt, out, offset, value)
     return bytes(out)
