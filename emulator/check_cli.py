@@ -204,8 +204,8 @@ def save_npy(path, array):
 def check(args):
     """The whole check; returns the exit status (0 pass, 1 fail)."""
     result, ir_graph = compile_network(args)
-    blob = graph_file_bytes(result, args.output)
     x, described = make_input(args, ir_graph.node(ir_graph.input).shape)
+    blob = graph_file_bytes(result, args.output)
     x16 = x.astype(np.float16)
     stick = run_on_stick(blob, x16)
     expected = run_reference(args, ir_graph, x16.astype(np.float32))

@@ -55,8 +55,9 @@ def default_output(graph_def):
 
 
 @contextmanager
-def restored_session(meta_path, prefix):
-    """A tf1 Session over a fresh graph with the checkpoint restored."""
+def restored_session(meta_path, weights=None):
+    """A tf1 Session over a fresh graph with the checkpoint restored (the
+    meta graph is read first: a bad one is Error 22 before any Error 9)."""
     from google.protobuf.message import DecodeError
 
     from zoo.tfcompat import tf, tf1
@@ -72,6 +73,7 @@ def restored_session(meta_path, prefix):
                  f"({str(exc).splitlines()[0] if str(exc) else exc!r})")
         with tf1.Session(graph=graph) as sess:
             if saver is not None:
+                prefix = checkpoint_prefix(meta_path, weights)
                 try:
                     saver.restore(sess, prefix)
                 except (tf.errors.OpError, ValueError) as exc:
@@ -88,8 +90,7 @@ def freeze(meta_path, weights=None, output_node=None):
     """Restore and freeze to ``output_node``: (GraphDef bytes, output name)."""
     from zoo.tfcompat import tf1
 
-    prefix = checkpoint_prefix(meta_path, weights)
-    with restored_session(meta_path, prefix) as (graph, sess):
+    with restored_session(meta_path, weights) as (graph, sess):
         graph_def = graph.as_graph_def()
         output = _bare(output_node) or default_output(graph_def)
         if output not in {n.name for n in graph_def.node}:
@@ -101,8 +102,7 @@ def freeze(meta_path, weights=None, output_node=None):
 
 def run_session(meta_path, weights, input_node, output_node, x):
     """The saved session itself on x: the expected side of mvNCCheck."""
-    prefix = checkpoint_prefix(meta_path, weights)
-    with restored_session(meta_path, prefix) as (graph, sess):
+    with restored_session(meta_path, weights) as (graph, sess):
         inp = graph.get_tensor_by_name(_bare(input_node) + ":0")
         out = graph.get_tensor_by_name(_bare(output_node) + ":0")
         dims = inp.shape.as_list() if inp.shape.rank is not None else None
