@@ -17,6 +17,9 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 demo: $(STAMP)
 	$(BIN)/luigi --module tasks CheckModel --name mobilenet_v1_0.5_160 --source synthetic
 	$(BIN)/python -m steps.summary mobilenet_v1_0.5_160

@@ -31,10 +31,30 @@ def variable_value(name, shape, seed):
         fan_in = shape[0] * shape[1]
     else:  # weights, pointwise_weights: [kh, kw, cin, cout] or [cin, cout]
         fan_in = int(np.prod(shape[:-1]))
-    std = np.sqrt(2.0 / max(fan_in, 1))
-    if "Logits/" in name and "AuxLogits" not in name:
-        std *= 4.0   # a peaked softmax, so top-1 is well defined
-    return rng.normal(0.0, std, shape)
+    return rng.normal(0.0, np.sqrt(2.0 / max(fan_in, 1)), shape)
+
+
+def _is_logits_layer(variable):
+    name = variable.op.name
+    return "/Logits/" in name and "AuxLogits" not in name
+
+
+def _calibrate_logits(sess, graph, variables, seed, target_std=2.0):
+    """Scale the logits layer so the logits' spread is target_std.
+
+    Inception features grow larger than MobileNet's; without this the softmax
+    is one-hot for some nets and nearly flat for others, and a check on it
+    says little. Logits are linear in the layer's weights and biases.
+    """
+    softmax = [op for op in graph.get_operations() if op.type == "Softmax"]
+    logits = softmax[-1].inputs[0]
+    x = graph.get_tensor_by_name("input:0")
+    image = np.random.default_rng(seed).uniform(-1, 1, x.shape.as_list())
+    spread = float(np.std(sess.run(logits, {x: image})))
+    factor = target_std / spread if spread > 0 else 1.0
+    for v in variables:
+        if _is_logits_layer(v):
+            v.load(sess.run(v) * factor, sess)
 
 
 def save_synthetic_checkpoint(entry, out_dir, seed=0):
@@ -55,6 +75,7 @@ def save_synthetic_checkpoint(entry, out_dir, seed=0):
         saver = tf1.train.Saver(variables, write_version=version)
         with tf1.Session(graph=graph) as sess:
             sess.run(assign, dict(zip(holders, values)))
+            _calibrate_logits(sess, graph, variables, seed)
             saver.save(sess, str(Path(out_dir) / entry.checkpoint),
                        write_meta_graph=entry.checkpoint_format == "v2",
                        write_state=False)
