@@ -143,6 +143,22 @@ def test_conv_with_huge_kernel_rows_uses_one_matmul_per_tap(monkeypatch):
     close(got, want)
 
 
+@pytest.mark.parametrize("s,style", [(1, PadStyle.TF_SAME),
+                                     (2, PadStyle.TF_SAME),
+                                     (2, PadStyle.TF_VALID)])
+def test_conv_in_bands_of_output_rows(monkeypatch, s, style):
+    """Large layers assemble im2col band by band (forced here by limits)."""
+    from emulator.ops import conv
+    monkeypatch.setattr(conv, "ONE_SHOT", 0)
+    monkeypatch.setattr(conv, "IM2COL_BAND", 300)
+    x, wt = rand(11, 9, 6), rand(3, 3, 6, 5)
+    want = tf_conv(x, wt, s, "SAME" if style == PadStyle.TF_SAME else "VALID")
+    oh, ow, _ = want.shape
+    got = with_const(Op.CONV, x, (ow, oh, 5), {"taps": wt}, radix=(3, 3),
+                     stride=(s, s), pad_style=style, tap_dims=(9, 6, 5))
+    close(got, want)
+
+
 def test_depth_convolution_caffe_pad():
     x, wt = rand(7, 7, 3), rand(3, 3, 3, 1)
     padded = np.pad(x, ((1, 1), (1, 1), (0, 0)))

@@ -1,14 +1,18 @@
 """Convolution, depthwise convolution, deconvolution and fully connected.
 
-Convolution is im2col + one float32 matmul (BLAS) per chunk of output rows;
-depthwise is a multiply-add of shifted slices per kernel tap.
+Convolution is im2col + float32 matmul (BLAS): one window copy for small
+layers, cache-sized bands of output rows for large ones, one matmul per
+kernel tap when even one row would be huge. Depthwise is a multiply-add of
+shifted slices per kernel tap (an einsum over a window view when wide).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .padding import geometry, pad, shifted
 
-IM2COL_CHUNK = 1 << 23      # float32 values per im2col chunk (32 MiB)
+IM2COL_CHUNK = 1 << 23      # one output row's im2col above this: per tap
+ONE_SHOT = 1 << 21          # whole im2col up to this: one window copy
+IM2COL_BAND = 1 << 20       # else bands of about this many values (4 MiB)
 EINSUM_CHANNELS = 64        # depthwise: one einsum beats 2*kh*kw passes here
 
 
@@ -23,19 +27,42 @@ def convolution(st, x, ctx):
     if kh == kw == 1:
         cols = shifted(xp, 0, 0, oh, ow, sy, sx).reshape(oh * ow, cin)
         return (cols @ w).reshape(oh, ow, cout)
-    if ow * kh * kw * cin > IM2COL_CHUNK:
+    row = ow * kh * kw * cin
+    if row > IM2COL_CHUNK:
         return _conv_by_taps(xp, w.reshape(kh, kw, cin, cout), oh, ow, sy, sx)
+    if oh * row <= ONE_SHOT:
+        return _im2col_once(xp, w, oh, ow, kh, kw, sy, sx)
+    return _im2col_chunks(xp, w, oh, ow, kh, kw, sy, sx)
+
+
+def _im2col_once(xp, w, oh, ow, kh, kw, sy, sx):
+    """Small layers: one window view, one copy, one matmul."""
     xp = np.ascontiguousarray(xp)
     s0, s1, s2 = xp.strides
+    cin = xp.shape[2]
+    win = as_strided(xp, shape=(oh, ow, kh, kw, cin),
+                     strides=(sy * s0, sx * s1, s0, s1, s2), writeable=False)
+    return (win.reshape(oh * ow, kh * kw * cin) @ w).reshape(oh, ow, -1)
+
+
+def _im2col_chunks(xp, w, oh, ow, kh, kw, sy, sx):
+    """Large layers: im2col of a cache-sized band of output rows at a time,
+    assembled by one slice copy per kernel tap (faster than copying a
+    5-D window view), then one matmul per band."""
+    cin, cout = xp.shape[2], w.shape[1]
     out = np.empty((oh, ow, cout), np.float32)
-    rows = IM2COL_CHUNK // (ow * kh * kw * cin)
+    rows = max(1, IM2COL_BAND // (ow * kh * kw * cin))
+    cols = np.empty((rows, ow, kh, kw, cin), np.float32)
     for r in range(0, oh, rows):
         n = min(rows, oh - r)
-        win = as_strided(xp[r * sy:], shape=(n, ow, kh, kw, cin),
-                         strides=(sy * s0, sx * s1, s0, s1, s2),
-                         writeable=False)
-        out[r:r + n] = (win.reshape(n * ow, kh * kw * cin) @ w
-                        ).reshape(n, ow, cout)
+        band = cols[:n]
+        for ky in range(kh):
+            y0 = r * sy + ky
+            for kx in range(kw):
+                band[:, :, ky, kx] = xp[y0:y0 + (n - 1) * sy + 1:sy,
+                                        kx:kx + (ow - 1) * sx + 1:sx]
+        np.matmul(band.reshape(n * ow, -1), w,
+                  out=out[r:r + n].reshape(n * ow, cout))
     return out
 
 
