@@ -182,3 +182,28 @@ def test_help_explains_every_flag(capsys):
     for word in ("RGB", "BGR", "[0, 1)", "_result.npy", "_expected.npy",
                  "Exit status"):
         assert word in text, word
+
+
+def test_caffe_prototxt_against_the_caffe_reference(tmp_path, capsys):
+    """A Caffe 1x1 convolution that permutes channels and adds a bias: the
+    expected side (steps.caffe_reference) and the stick both give the hand
+    result on the documented random input."""
+    from caffe_helpers import caffemodel, net
+    perm = [1, 2, 0]
+    w = np.eye(3, dtype=np.float32)[perm].reshape(3, 3, 1, 1)   # O,I,H,W
+    b = np.array([0.5, -1.0, 2.0], np.float32)
+    proto = tmp_path / "deploy.prototxt"
+    proto.write_text(net((H, W, 3), (
+        'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+        'convolution_param { num_output: 3 kernel_size: 1 } }\n')))
+    model = tmp_path / "deploy.caffemodel"
+    model.write_bytes(caffemodel({"c": [w, b]}))
+    status, out, err = _run(capsys, proto, "-w", model, "--save",
+                            tmp_path / "o")
+    assert status == 0, out + err
+    x = np.random.default_rng(0).uniform(0, 1, (H, W, 3))[..., ::-1]
+    want = x.astype(np.float16).astype(np.float32)[..., perm] + b
+    np.testing.assert_allclose(np.load(tmp_path / "o_expected.npy"),
+                               want.reshape(-1), atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "o_result.npy"),
+                               want.reshape(-1), atol=4e-3)
