@@ -1,12 +1,14 @@
-"""Benchmarks of issue 2, measured side by side in one run (run by hand: make bench).
+"""Benchmarks, measured side by side in one run (run by hand: make bench).
 
 1. compile time of <name>_frozen.pb: our compiler vs TensorFlow Lite's converter
-   (target: ours at least 5x faster);
+   (target: ours at least 5x faster), and the compiler process's wall time and
+   peak RSS as `mvNCCompile` (target: peak RSS under 2.5x the frozen graph);
 2. one inference: the emulated stick vs TensorFlow on the frozen graph
    (target: within 2x);
 3. a no-op rerun of `luigi --module tasks CompileModel` (target: under 2 s).
 
 Builds what it needs from a synthetic checkpoint under bench/out/ first.
+`python bench/run.py --name inception_resnet_v2` for the largest net.
 """
 import argparse
 import os
@@ -29,6 +31,25 @@ def best_of(fn, n):
         fn()
         times.append(time.perf_counter() - t)
     return min(times), statistics.median(times)
+
+
+def compile_process(frozen, entry):
+    """Wall time and peak RSS (bytes) of one `mvNCCompile` process.
+
+    Measured by a fresh parent whose only child is the compiler, so no
+    earlier (larger) child of this process can mask the figure.
+    """
+    out = OUT / "bench.graph"
+    cmd = [str(REPO / ".venv" / "bin" / "mvNCCompile"), str(frozen), "-s", "12",
+           "-in", entry.input_node, "-on", entry.output_node, "-o", str(out)]
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, "
+             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    res = subprocess.run([sys.executable, "-c", probe, *cmd], check=True,
+                         capture_output=True, text=True)
+    wall, peak_kib = res.stdout.split()
+    return float(wall), int(peak_kib) * 1024
 
 
 def luigi(task, name, env):
@@ -58,6 +79,8 @@ def main():
         str(frozen), shaves=12, input_node=entry.input_node,
         output_node=entry.output_node), args.repeat)
 
+    cli = compile_process(frozen, entry)
+
     from zoo.tfcompat import tf1
     def tflite():
         conv = tf1.lite.TFLiteConverter.from_frozen_graph(
@@ -67,6 +90,9 @@ def main():
     print(f"\n1. compile {frozen.name} ({frozen.stat().st_size:,} bytes), best of {args.repeat}")
     print(f"   ours {ours[0]*1000:8.1f} ms   TFLite converter {lite[0]*1000:8.1f} ms"
           f"   ratio TFLite/ours = {lite[0]/ours[0]:.1f}x (target >= 5x)")
+    size = frozen.stat().st_size
+    print(f"   mvNCCompile process: {cli[0]:.2f} s wall, peak RSS {cli[1]/2**20:.0f} MiB"
+          f" = {cli[1]/size:.2f}x the frozen graph (target < 2.5x)")
 
     from steps.check import random_input, run_on_stick
     from steps.tfrun import run_frozen
