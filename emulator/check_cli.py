@@ -145,6 +145,10 @@ def make_input(args, shape):
               f"mean {'none' if mean is None else mean.tolist()}"
 
 
+class StickError(RuntimeError):
+    """The emulated stick refused the graph or the input."""
+
+
 def run_on_stick(blob, x16):
     """One inference through the NCSDK 1.x API; the flat fp16 result."""
     device = mvnc.Device(mvnc.EnumerateDevices()[0])
@@ -159,6 +163,17 @@ def run_on_stick(blob, x16):
     finally:
         device.CloseDevice()
     return np.asarray(result, np.float16).reshape(-1)
+
+
+def stick_result(blob, x16):
+    """run_on_stick, with NCSDK's Exception(Status.X) as a StickError."""
+    try:
+        return run_on_stick(blob, x16)
+    except Exception as exc:
+        if exc.args and isinstance(exc.args[0], mvnc.Status):
+            raise StickError(f"the stick refused the graph: "
+                             f"{exc.args[0]}") from None
+        raise
 
 
 class ReferenceMissing(RuntimeError):
@@ -183,7 +198,11 @@ def run_reference(args, ir_graph, x):
             raise ReferenceMissing(
                 "the Caffe reference executor (steps.caffe_reference."
                 f"run_caffe_reference) is not available: {exc}") from None
-        out = run_caffe_reference(args.network, args.weights, x)
+        try:
+            out = run_caffe_reference(args.network, args.weights, x)
+        except ValueError as exc:     # a layer the reference lacks
+            raise ReferenceMissing(f"the Caffe reference cannot run "
+                                   f"{args.network}: {exc}") from None
     else:
         raise ReferenceMissing(f"no framework to run {suffix} files")
     return np.asarray(out, np.float32).reshape(-1)
@@ -207,7 +226,7 @@ def check(args):
     x, described = make_input(args, ir_graph.node(ir_graph.input).shape)
     blob = graph_file_bytes(result, args.output)
     x16 = x.astype(np.float16)
-    stick = run_on_stick(blob, x16)
+    stick = stick_result(blob, x16)
     expected = run_reference(args, ir_graph, x16.astype(np.float32))
     report = metrics.compare(stick.astype(np.float32), expected)
     print(f"mvNCCheck: {args.network} ({ir_graph.input} -> "
@@ -239,7 +258,7 @@ def main(argv=None):
         return check(args)
     except CompileError as exc:
         print(exc, file=sys.stderr)
-    except (imageio.InputError, ReferenceMissing) as exc:
+    except (imageio.InputError, ReferenceMissing, StickError) as exc:
         print(f"mvNCCheck: {exc}", file=sys.stderr)
     except OSError as exc:
         print(f"mvNCCheck: {exc.filename or ''}: {exc.strerror or exc}",

@@ -21,9 +21,7 @@ def tf1():
 
 def frozen_pb(path, build, output="out"):
     """Write the frozen GraphDef of ``build()`` (in a fresh graph) to path."""
-    def wrapped():
-        build()
-    Path(path).write_bytes(freeze(wrapped, output)[0])
+    Path(path).write_bytes(freeze(build, output)[0])
     return Path(path)
 
 

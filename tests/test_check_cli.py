@@ -207,3 +207,14 @@ def test_caffe_prototxt_against_the_caffe_reference(tmp_path, capsys):
                                want.reshape(-1), atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "o_result.npy"),
                                want.reshape(-1), atol=4e-3)
+
+
+def test_stick_refusal_is_exit_2(nets, tmp_path, capsys, monkeypatch):
+    """A graph the stick refuses: the NCSDK status, no traceback."""
+    import emulator.check_cli as cli
+    monkeypatch.setattr(cli, "graph_file_bytes", lambda result, out: b"x")
+    status, out, err = _run(capsys, nets["identity"], "--save",
+                            tmp_path / "o")
+    assert status == 2 and "Traceback" not in err
+    assert err.startswith("mvNCCheck: ") and "Status." in err
+    assert list(tmp_path.iterdir()) == []
