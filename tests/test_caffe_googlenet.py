@@ -64,3 +64,37 @@ def test_mvnccompile_command_line(tmp_path):
     assert "stages: 75" in proc.stdout
     header = nf.Header.unpack(out.read_bytes())
     assert (header.stage_count, header.last_shave) == (75, 11)
+
+
+def _random_weights(stages, rng):
+    """He-scaled weights for every conv and FC stage, shapes from the
+    zero-weight graph's records (Caffe order: O,I,kh,kw and [out][in])."""
+    blobs = {}
+    for st in stages:
+        _, cin, cout = st.tap_dims
+        if st.op == nf.Op.CONV:
+            kw, kh = st.radix
+            w = rng.standard_normal((cout, cin, kh, kw)) * np.sqrt(
+                2 / (cin * kh * kw))
+        elif st.op == nf.Op.FC:
+            w = rng.standard_normal((cout, cin)) * np.sqrt(1 / cin)
+        else:
+            continue
+        blobs[st.name] = [w.astype(np.float32),
+                          0.1 * rng.standard_normal(cout).astype(np.float32)]
+    return blobs
+
+
+def test_random_weights_agree_with_the_tf_reference(googlenet, tmp_path):
+    """The whole net on the stick against steps.caffe_reference (TF)."""
+    from caffe_helpers import caffemodel, close, run_stick
+    from steps.caffe_reference import run_caffe_reference
+    rng = np.random.default_rng(0)
+    model = tmp_path / "googlenet.caffemodel"
+    model.write_bytes(caffemodel(_random_weights(googlenet.stages, rng)))
+    result = compile_file(str(PROTOTXT), str(model), shaves=12)
+    x = rng.random((224, 224, 3), np.float32)
+    got = run_stick(result.blob, x)
+    want = run_caffe_reference(PROTOTXT, model, x)
+    close(got, want)
+    assert np.argmax(got) == np.argmax(want)
