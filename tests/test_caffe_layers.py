@@ -72,7 +72,7 @@ def test_pooling(tmp_path, rng, method, k, s, p, size):
     layers = ('layer { name: "pool" type: "Pooling" bottom: "data" top: '
               f'"pool" pooling_param {{ pool: {method} kernel_size: {k} '
               f'stride: {s} pad: {p} }} }}\n')
-    got, result = _run(tmp_path, x.shape, layers, None, x)
+    got, _ = _run(tmp_path, x.shape, layers, None, x)
     want = tf_pool(x, method.lower()[:3].replace("ave", "avg"), (k, k),
                    (s, s), (p, p))
     assert want.shape[:2] == tuple(caffe_pool_out(n, k, s, p) for n in size)
@@ -221,8 +221,7 @@ def test_input_layer_form(tmp_path, rng):
     text = ('layer { name: "data" type: "Input" top: "data" input_param { '
             'shape { dim: 1 dim: 2 dim: 5 dim: 5 } } }\n'
             'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
-    from caffe_helpers import compile_caffe as cc
-    result = cc(tmp_path, text)
+    result = compile_caffe(tmp_path, text)
     close(run_stick(result.blob, x), np.maximum(x, 0))
 
 

@@ -96,7 +96,6 @@ def attach_weights(layers, weights_net):
             by_name.setdefault(m.name, [blob_array(b) for b in m.blobs])
     for layer in layers:
         layer.blobs = by_name.get(layer.name, [])
-        layer.has_weights = True
 
 
 class Context:

@@ -16,7 +16,8 @@ PACKAGE = "zoo_to_stick.caffe"
 
 _SCALARS = {
     "int32": _F.TYPE_INT32, "int64": _F.TYPE_INT64, "uint32": _F.TYPE_UINT32,
-    "float": _F.TYPE_FLOAT, "bool": _F.TYPE_BOOL, "string": _F.TYPE_STRING,
+    "float": _F.TYPE_FLOAT, "double": _F.TYPE_DOUBLE, "bool": _F.TYPE_BOOL,
+    "string": _F.TYPE_STRING,
 }
 
 # V1LayerParameter.LayerType (the legacy ``layers`` form).
@@ -162,7 +163,6 @@ _MESSAGES = {
         ("layer", 100, "LayerParameter", "*"),
         ("layers", 2, "V1LayerParameter", "*")],
 }
-_SCALARS["double"] = _F.TYPE_DOUBLE
 
 
 def _field(msg, spec):
