@@ -91,6 +91,7 @@ COMPILE_CASES = [
     ([META, "-in", "nope"], 13, "nope"),
     (["junk.meta"], 22, "junk.meta"),
     (["mnist_train.meta", "-in", "input", "-on", "output"], 34, "keep_prob"),
+    (["mnist_train.meta", "-on", "output"], 34, "keep_prob"),
     ([META, "-s", "0"], 27, "0"),
     # numbers test_compiler_errors.py checks only below the CLI
     (["dilated.pb"], 5, "dilation"),

@@ -9,7 +9,9 @@ import importlib
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log (CUDA probing on a CPU build, absl notices) says
+# nothing to our users; errors that matter reach Python as exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
@@ -18,8 +20,8 @@ for _name in ("base", "convolutional", "core", "normalization", "pooling"):
         "tf_keras.legacy_tf_layers." + _name,
         importlib.import_module("tf_keras.src.legacy_tf_layers." + _name))
 
-tf.compat.v1.disable_v2_behavior()
 tf.get_logger().setLevel("ERROR")
+tf.compat.v1.disable_v2_behavior()
 
 import tf_slim as slim  # noqa: E402
 

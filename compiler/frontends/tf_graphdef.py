@@ -459,6 +459,17 @@ def _input_shape(graph, tf_nodes, node, input_size):
     return nhwc(dims, f"input {node.name}")
 
 
+def _likely_input(tf_nodes, placeholders):
+    """The placeholder that is the image: named `input`, else the only 4-D
+    one, else the first. Then Error 34 names the stray ones (keep_prob,
+    is_training), not the image."""
+    if "input" in placeholders:
+        return "input"
+    four_d = [p for p in placeholders
+              if len(attr(tf_nodes[p], "shape") or []) == 4]
+    return four_d[0] if len(four_d) == 1 else placeholders[0]
+
+
 def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
     """Convert the part of a parsed GraphDef between input and output to IR.
 
@@ -477,7 +488,7 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
     if given_in is None:
         if not placeholders:
             fail(STAGE_DETAILS, "the network has no input placeholder")
-        given_in = tf_nodes[placeholders[0]]
+        given_in = tf_nodes[_likely_input(tf_nodes, placeholders)]
     extra = [p for p in placeholders if p != given_in.name]
     if extra:
         fail(PLACEHOLDER, ", ".join(extra))
