@@ -66,6 +66,7 @@ def write_graph(result, path):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=directory)
     try:
+        os.chmod(tmp, 0o644)   # mkstemp's 0600 would hide the graph from others
         with os.fdopen(fd, "wb") as f:
             f.write(result.blob)
             f.flush()

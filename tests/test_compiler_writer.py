@@ -60,6 +60,7 @@ def test_write_graph_is_atomic(tmp_path, monkeypatch):
     write_graph(res, target)
     assert target.read_bytes() == res.blob
     assert os.listdir(tmp_path) == ["graph"]
+    assert target.stat().st_mode & 0o777 == 0o644
 
     def broken(fd):
         raise OSError("disk full")
