@@ -19,7 +19,9 @@ Network files, by suffix:
   .meta   a saved TensorFlow session (tf.train.Saver): the meta graph; its
           checkpoint is -w PREFIX, by default the meta file's own prefix
           (net.meta -> net, i.e. net.index + net.data-00000-of-00001)
-Other suffixes work once their frontend is registered (Caffe .prototxt).
+  .prototxt  a Caffe deploy network (text); its weights are -w x.caffemodel,
+          by default the prototxt's name with .caffemodel if that exists,
+          else zeros (as NCSDK: enough to profile)
 
 Save the inference version of a network: only the input may be a
 placeholder (dropout's keep_prob or batch norm's is_training must be fixed
@@ -40,8 +42,8 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="mvNCCompile", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("network", help="network file: .pb (frozen GraphDef) or "
-                   ".meta (saved session); see above")
+    p.add_argument("network", help="network file: .pb (frozen GraphDef), "
+                   ".meta (saved session) or .prototxt (Caffe); see above")
     p.add_argument("-w", dest="weights", metavar="WEIGHTS",
                    help="weights: for .meta the checkpoint prefix (or its "
                         ".index file; default: the meta file's prefix); "
