@@ -94,7 +94,7 @@ def main():
     print(f"   mvNCCompile process: {cli[0]:.2f} s wall, peak RSS {cli[1]/2**20:.0f} MiB"
           f" = {cli[1]/size:.2f}x the frozen graph (target < 2.5x)")
 
-    from steps.check import random_input, run_on_stick
+    from steps.check import random_input
     from steps.tfrun import run_frozen
     from emulator import mvncapi as mvnc
     x16 = random_input((entry.image_size,) * 2 + (3,), entry.input_range, 0)

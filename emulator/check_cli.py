@@ -149,26 +149,11 @@ class StickError(RuntimeError):
     """The emulated stick refused the graph or the input."""
 
 
-def run_on_stick(blob, x16):
-    """One inference through the NCSDK 1.x API; the flat fp16 result."""
-    device = mvnc.Device(mvnc.EnumerateDevices()[0])
-    device.OpenDevice()
-    try:
-        graph = device.AllocateGraph(blob)
-        try:
-            graph.LoadTensor(x16, "mvNCCheck")
-            result, _ = graph.GetResult()
-        finally:
-            graph.DeallocateGraph()
-    finally:
-        device.CloseDevice()
-    return np.asarray(result, np.float16).reshape(-1)
-
-
 def stick_result(blob, x16):
-    """run_on_stick, with NCSDK's Exception(Status.X) as a StickError."""
+    """One inference, with NCSDK's Exception(Status.X) as a StickError."""
+    from emulator.infer import run_once
     try:
-        return run_on_stick(blob, x16)
+        return run_once(blob, x16, "mvNCCheck")[0]
     except Exception as exc:
         if exc.args and isinstance(exc.args[0], mvnc.Status):
             raise StickError(f"the stick refused the graph: "

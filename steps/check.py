@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from emulator import metrics
-from emulator import mvncapi as mvnc
+from emulator.infer import run_once
 from steps.artifacts import write_bytes, write_json
 
 
@@ -21,23 +21,6 @@ def random_input(shape, value_range, seed):
     lo, hi = value_range
     rng = np.random.default_rng(seed)
     return rng.uniform(lo, hi, shape).astype(np.float16)
-
-
-def run_on_stick(blob, x16):
-    """NCSDK 1.x calls, as a user would make them; returns (result, ms/stage)."""
-    device = mvnc.Device(mvnc.EnumerateDevices()[0])
-    device.OpenDevice()
-    try:
-        graph = device.AllocateGraph(blob)
-        try:
-            graph.LoadTensor(x16, "check")
-            result, _ = graph.GetResult()
-            times = graph.GetGraphOption(mvnc.GraphOption.TIME_TAKEN)
-        finally:
-            graph.DeallocateGraph()
-    finally:
-        device.CloseDevice()
-    return np.asarray(result, dtype=np.float16), np.asarray(times)
 
 
 def _npy_bytes(array):
@@ -62,7 +45,7 @@ def check_graph(graph_path, frozen_pb, input_node, output_node, image_size,
 
     x16 = random_input((image_size, image_size, 3), value_range, seed)
     with open(graph_path, "rb") as f:
-        result, times = run_on_stick(f.read(), x16)
+        result, times = run_once(f.read(), x16, "check")
     expected = run_frozen(frozen_pb, input_node, output_node,
                           x16.astype(np.float32)[None]).reshape(-1)
     report = metrics.compare(result.astype(np.float32).reshape(-1), expected)

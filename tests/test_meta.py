@@ -42,11 +42,11 @@ def test_stick_matches_the_saved_session(saved):
     """The compiled graph on the emulated stick against the session's output
     that TF computed before saving (not through our code)."""
     from compiler import compile_file
-    from emulator.check_cli import run_on_stick
+    from emulator.infer import run_once
 
     root, x, y = saved
     blob = compile_file(root / "mnist_inference.meta", shaves=12).blob
-    got = run_on_stick(blob, x[0].astype(np.float16)).astype(np.float32)
+    got = run_once(blob, x[0].astype(np.float16))[0].astype(np.float32)
     assert got.shape == (10,)
     # fp16 input and fp16 arithmetic: within 1 % of the largest probability.
     np.testing.assert_allclose(got, y.reshape(-1), atol=0.01 * y.max())
