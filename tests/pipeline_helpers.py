@@ -43,14 +43,44 @@ def free_port():
         return s.getsockname()[1]
 
 
+_SNAPSHOT = {"src": None}
+_IGNORE = (".venv", ".git", "artifacts", "__pycache__", ".pytest_cache",
+           "*.egg-info", "bench", "build")
+
+
+def snapshot_sources(tmp_path_factory):
+    """Copy the source tree once per session; every pipeline process runs it.
+
+    A build must be a function of one fixed source: code digests are part of
+    every step key and of the manifest, so an edit to the checkout during a
+    long test (a shared checkout has them) would otherwise make two builds
+    of the same test differ. Returns the copy's root.
+    """
+    import shutil
+    src = tmp_path_factory.getbasetemp() / "src"
+    if not src.exists():
+        tmp = tmp_path_factory.getbasetemp() / "src.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(REPO, tmp, ignore=shutil.ignore_patterns(*_IGNORE))
+        os.replace(tmp, src)
+    _SNAPSHOT["src"] = src
+    return src
+
+
+def source_root():
+    """The sources pipeline processes run (the session's snapshot if taken)."""
+    return _SNAPSHOT["src"] or REPO
+
+
 def pipeline_env(root, probe_dir=None, kill=None, settings=None, extra=None):
     """Environment of one worker: its artifact root, the probe, no user config."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ZOO_TO_STICK_", "ZTS_", "LUIGI_"))}
     env["ZOO_TO_STICK_ARTIFACTS"] = str(root)
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(REPO)])
+    src = source_root()
+    env["PYTHONPATH"] = os.pathsep.join([str(src / "tests"), str(src)])
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    env["LUIGI_CONFIG_PATH"] = str(TESTS / "data" / "nonexistent-luigi.cfg")
+    env["LUIGI_CONFIG_PATH"] = str(src / "tests" / "data" / "nonexistent-luigi.cfg")
     if probe_dir is not None:
         env["ZTS_PROBE_DIR"] = str(probe_dir)
     if kill is not None:
@@ -81,7 +111,7 @@ def zoo_args(names, end=None, extra=()):
 
 def run_luigi(args, env, timeout=600):
     """Run one worker to the end; returns the CompletedProcess (text output)."""
-    return subprocess.run(args, env=env, cwd=REPO, capture_output=True,
+    return subprocess.run(args, env=env, cwd=source_root(), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -143,14 +173,29 @@ def finished_files(net_dir):
     return out
 
 
-def audit(root):
+def audit(root, source="synthetic", settings=None):
+    """`audit_here` run by the pipeline's own sources (see snapshot_sources)."""
+    if source_root() == REPO:
+        return audit_here(root, source, settings)
+    code = ("import json, sys; import pipeline_helpers as h; "
+            "print(json.dumps(h.audit_here(*json.loads(sys.argv[1]))))")
+    arg = json.dumps([str(root), source, str(settings) if settings else None])
+    proc = subprocess.run([sys.executable, "-c", code, arg],
+                          env=pipeline_env(root), cwd=source_root(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def audit_here(root, source="synthetic", settings=None):
     """Problems with the stamped artifacts under `root` (empty = none).
 
     Every stamp must be readable JSON whose outputs all exist with the
     recorded sha256 (steps.artifacts.verify_stamp) and none of them may be a
-    temporary file; the manifest beside a compile stamp must list sha256s
-    that match the files. (A stamp is the only thing a later run takes as
-    "finished", so this is the whole of what must never be partial.)
+    temporary file; when a later run (same settings) would take CompileModel
+    as finished, the manifest must list sha256s that match the files. (A
+    stamp is the only thing a run takes as "finished", so this is the whole
+    of what must never be partial.)
     """
     from steps.artifacts import read_stamp, stamp_path, verify_stamp
     from steps.plan import STEPS
@@ -172,9 +217,34 @@ def audit(root):
             for rel in stamp["outputs"]:
                 if is_temporary(rel):
                     bad.append(f"{net_dir.name}/{step}: stamps temporary {rel}")
-            if step == "compile":
+            if step == "compile" and taken_as_finished(
+                    root, net_dir.name, "CompileModel", source, settings):
                 bad += _audit_manifest(net_dir)
     return bad
+
+
+def taken_as_finished(root, name, family, source="synthetic", settings=None):
+    """Whether a run with this artifact root and settings would skip the task
+    (the task's own complete(), evaluated under that environment)."""
+    import tasks
+    from zoo.settings import settings_path
+    keys = ("ZOO_TO_STICK_ARTIFACTS", "ZOO_TO_STICK_SETTINGS",
+            "ZOO_TO_STICK_CATALOGUE")
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        for k in keys:
+            os.environ.pop(k, None)
+        os.environ["ZOO_TO_STICK_ARTIFACTS"] = str(root)
+        if settings is not None:
+            os.environ["ZOO_TO_STICK_SETTINGS"] = str(settings)
+        assert settings_path() == Path(settings or Path(tasks.__file__).parent.parent / "pipeline.yaml")
+        return getattr(tasks, family)(name=name, source=source).complete()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def leftovers(root):
@@ -321,10 +391,10 @@ def write_settings(path, artifact_root=None, catalogue=None, checksum_lock=None,
     """A pipeline.yaml copy at `path` with absolute paths and `overrides`
     (e.g. download={...}); point ZOO_TO_STICK_SETTINGS at it."""
     import yaml
-    raw = yaml.safe_load((REPO / "pipeline.yaml").read_text())
+    raw = yaml.safe_load((source_root() / "pipeline.yaml").read_text())
     path = Path(path)
     raw["artifact_root"] = str(artifact_root or path.parent / "artifacts")
-    raw["catalogue"] = str(catalogue or REPO / "zoo" / "catalogue.yaml")
+    raw["catalogue"] = str(catalogue or source_root() / "zoo" / "catalogue.yaml")
     raw["checksum_lock"] = str(checksum_lock or path.parent / "checksums.lock")
     for key, value in overrides.items():
         if isinstance(value, dict):
@@ -338,7 +408,7 @@ def write_settings(path, artifact_root=None, catalogue=None, checksum_lock=None,
 def catalogue_copy(path, name, **fields):
     """The catalogue with `fields` of entry `name` changed, written to `path`."""
     import yaml
-    raw = yaml.safe_load((REPO / "zoo" / "catalogue.yaml").read_text())
+    raw = yaml.safe_load((source_root() / "zoo" / "catalogue.yaml").read_text())
     raw["nets"][name].update(fields)
     Path(path).write_text(yaml.safe_dump(raw, sort_keys=True))
     return Path(path)
@@ -358,7 +428,7 @@ def synthetic_tarball(tmp_path_factory, name=SMALL, seed=0):
     tmp = base / "building"
     tmp.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run([sys.executable, "-c", code, name, str(tmp), str(seed)],
-                          env=pipeline_env(base / "unused"), cwd=REPO,
+                          env=pipeline_env(base / "unused"), cwd=source_root(),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     os.replace(tmp, out)
@@ -396,7 +466,7 @@ def small_frozen_graph(tmp_path_factory):
     if not out.exists():
         tmp = out.with_suffix(".tmp")
         proc = subprocess.run([sys.executable, "-c", _SMALL_GRAPH_CODE, str(tmp)],
-                              env=pipeline_env(out.parent / "unused"), cwd=REPO,
+                              env=pipeline_env(out.parent / "unused"), cwd=source_root(),
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         os.replace(tmp, out)

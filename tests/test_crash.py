@@ -39,7 +39,13 @@ def _run(task, root, probe, kill=None, settings=None, source="synthetic"):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def sources(tmp_path_factory):
+    """Every pipeline process of this file runs one snapshot of the sources."""
+    return h.snapshot_sources(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, sources):
     return h.reference_build(tmp_path_factory, [NET])
 
 
@@ -94,10 +100,11 @@ def test_kill_mid_download_then_resume(tmp_path, reference):
     body = tarball.read_bytes()
     root, probe = tmp_path / "artifacts", tmp_path / "probe"
     probe.mkdir()
+    settings = h.write_settings(tmp_path / "pipeline.yaml")   # private lock
     with FaultServer({"/" + tarball.name: body}) as srv:
         srv.fault("/" + tarball.name, "slow", times=1, chunk=32768, delay=0.05)
         first = _run("FetchCheckpoint", root, probe, source=srv.base_url + "/",
-                     kill="FetchCheckpoint:delay:2.5")
+                     kill="FetchCheckpoint:delay:2.5", settings=settings)
         assert first.returncode == KILLED, h.tail(first)
         dest = root / NET / "download" / tarball.name
         part = Path(str(dest) + ".part")
@@ -105,24 +112,13 @@ def test_kill_mid_download_then_resume(tmp_path, reference):
         assert 0 < part.stat().st_size < len(body)
         assert h.audit(root) == [] and h.stamps(root, NET)["fetch"] is None
         cut = part.stat().st_size
-        second = _run("FetchCheckpoint", root, probe, source=srv.base_url + "/")
+        second = _run("FetchCheckpoint", root, probe, source=srv.base_url + "/",
+                      settings=settings)
         assert h.luigi_succeeded(second), h.tail(second)
         ranges = [r.headers.get("Range") for r in srv.seen("/" + tarball.name)]
     assert ranges == [None, f"bytes={cut}-"]
     assert dest.read_bytes() == body
     assert h.audit(root) == []
-
-
-def _settings_with_seed(path, seed):
-    text = (h.REPO / "pipeline.yaml").read_text()
-    assert "\nseed: 0\n" in text
-    lines = [ln for ln in text.splitlines()
-             if not ln.startswith(("artifact_root:", "catalogue:", "checksum_lock:"))]
-    lines += [f"artifact_root: {path.parent / 'unused'}",
-              f"catalogue: {h.REPO / 'zoo' / 'catalogue.yaml'}",
-              f"checksum_lock: {path.parent / 'checksums.lock'}"]
-    path.write_text("\n".join(lines).replace("\nseed: 0", f"\nseed: {seed}") + "\n")
-    return path
 
 
 def test_kill_between_new_tarball_and_extraction_leaves_nothing_stale(tmp_path, reference):
@@ -133,12 +129,12 @@ def test_kill_between_new_tarball_and_extraction_leaves_nothing_stale(tmp_path, 
     root, probe = tmp_path / "artifacts", tmp_path / "probe"
     probe.mkdir()
     shutil.copytree(reference, root)
-    settings = _settings_with_seed(tmp_path / "pipeline.yaml", 1)
+    settings = h.write_settings(tmp_path / "pipeline.yaml", seed=1)
     end = "FreezeGraph"
     killed = _run("FetchCheckpoint", root, probe, settings=settings,
                   kill="FetchCheckpoint:after:1")
     assert killed.returncode == KILLED, h.tail(killed)
-    assert h.audit(root) == []
+    assert h.audit(root, settings=settings) == []
     net = root / NET
     new_tar = next((net / "download").glob("*.tar.gz"))
     assert new_tar.read_bytes() != next((reference / NET / "download").glob("*.tar.gz")).read_bytes()
@@ -150,7 +146,7 @@ def test_kill_between_new_tarball_and_extraction_leaves_nothing_stale(tmp_path, 
     assert starts.get(("FetchCheckpoint", NET)) == 2     # killed, then again
     assert starts.get(("FreezeGraph", NET)) == 1          # rebuilt, not trusted
     assert ("ExportInferenceGraph", NET) not in starts    # seed is not its input
-    assert h.audit(root) == []
+    assert h.audit(root, settings=settings) == []
     with tarfile.open(new_tar) as tar:
         for m in tar.getmembers():
             data = tar.extractfile(m).read()

@@ -25,7 +25,13 @@ DOWNLOAD = {"connect_timeout": 2, "read_timeout": 1.5, "retries": RETRIES,
 
 
 @pytest.fixture(scope="module")
-def tarball(tmp_path_factory):
+def sources(tmp_path_factory):
+    """Every pipeline process of this file runs one snapshot of the sources."""
+    return h.snapshot_sources(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory, sources):
     return h.synthetic_tarball(tmp_path_factory, NET)
 
 

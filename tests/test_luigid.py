@@ -28,7 +28,7 @@ def _start_workers(luigid, root, probe, logs, procs):
     for i in range(WORKERS):
         log = open(logs / f"worker{i}.log", "w")
         procs.append(subprocess.Popen(args, env=h.pipeline_env(root, probe),
-                                      cwd=h.REPO, stdout=log,
+                                      cwd=h.source_root(), stdout=log,
                                       stderr=subprocess.STDOUT))
         log.close()
 
@@ -44,7 +44,13 @@ def _wait(procs, logs):
 
 
 @pytest.fixture(scope="module")
-def shared_build(tmp_path_factory):
+def sources(tmp_path_factory):
+    """Every pipeline process of this file runs one snapshot of the sources."""
+    return h.snapshot_sources(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def shared_build(tmp_path_factory, sources):
     """Run the three workers once; yield what the tests inspect."""
     base = tmp_path_factory.mktemp("luigid")
     root, probe, logs = base / "artifacts", base / "probe", base / "logs"
