@@ -133,5 +133,13 @@ def check_key(job):
                    "tools": tool_versions(*TF_TOOLS)})
 
 
+def profile_key(job):
+    """The profile depends on the graph file and the emulator's cost model."""
+    return digest({"step": "profile", "compile": compile_key(job),
+                   "code": code_digest("steps/profile.py", "emulator",
+                                       "ncsformat"),
+                   "tools": tool_versions("numpy")})
+
+
 KEYS = {"fetch": fetch_key, "export": export_key, "freeze": freeze_key,
-        "compile": compile_key, "check": check_key}
+        "compile": compile_key, "check": check_key, "profile": profile_key}

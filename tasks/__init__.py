@@ -33,8 +33,9 @@ from tasks.export import ExportInferenceGraph  # noqa: E402
 from tasks.freeze import FreezeGraph  # noqa: E402
 from tasks.compile import CompileModel  # noqa: E402
 from tasks.check import CheckModel  # noqa: E402
+from tasks.profile import ProfileModel  # noqa: E402
 from tasks.zoo import BuildZoo  # noqa: E402
 from tasks.release import Release  # noqa: E402
 
 __all__ = ["FetchCheckpoint", "ExportInferenceGraph", "FreezeGraph",
-           "CompileModel", "CheckModel", "BuildZoo", "Release"]
+           "CompileModel", "CheckModel", "ProfileModel", "BuildZoo", "Release"]

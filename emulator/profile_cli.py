@@ -1,0 +1,151 @@
+"""mvNCProfile: compile a network, run it on the emulated stick and report
+the time of each layer, as NCSDK's mvNCProfile did.
+
+The compiler is imported lazily (the emulator core stays numpy-only). The
+times are the stick's TIME_TAKEN after one inference, i.e. the cost model's
+estimates (emulator/costmodel.py), so profile and API always agree.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import mvncapi as mvnc
+from .profile_report import build_profile, format_table, report_texts
+from .reader import load_graph
+
+DESCRIPTION = """\
+Profile a network on the (emulated) Neural Compute Stick, as NCSDK's
+mvNCProfile did: compile it (as mvNCCompile), load the graph file on the
+stick, run one inference and print the time of every layer as NCSDK's
+"Detailed Per Layer Profile" table (#, Name, MFLOPs, Bandwidth MB/s,
+time(ms)) and the total inference time.
+
+Times are estimates of a first-generation stick (Myriad 2) at the -s SHAVE
+count from a cost model fitted to NCSDK's measured GoogLeNet profile: a
+fixed cost per layer, the layer's real work at a per-layer-type share of
+the ~100 GFLOPS peak, and its input, output and weights at DDR bandwidth.
+MFLOPs are printed as NCSDK counted them (fully connected layers show
+2 x outputs); Bandwidth is the layer's modelled DDR traffic over its time.
+
+Reports (-of): PREFIX.html (per-layer bar chart of time and MFLOPs, and a
+drawing of the network as executed, self-contained), PREFIX.csv and
+PREFIX.json with the same numbers. Exit status 2 for a compile error
+("[Error N] Toolkit Error: ..."), with nothing written.
+"""
+
+EPILOG = """\
+examples:
+  mvNCProfile deploy.prototxt -s 12
+  mvNCProfile frozen.pb -s 12 -in input -on MobilenetV1/Predictions/Reshape_1 \\
+      -of reports/mobilenet
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="mvNCProfile", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("network", help="network file: .pb (frozen GraphDef), "
+                   ".meta (saved session) or .prototxt (Caffe)")
+    p.add_argument("-w", dest="weights", metavar="WEIGHTS",
+                   help="weights: the .meta's checkpoint prefix (default: "
+                        "the meta file's prefix) or Caffe's .caffemodel "
+                        "(default: zeros; times depend on shapes only)")
+    p.add_argument("-s", dest="shaves", type=int, default=1, metavar="N",
+                   help="SHAVE processors to compile and time for, 1..12 "
+                        "(default 1; NCSDK's examples use 12)")
+    p.add_argument("-in", dest="input_node", metavar="NODE",
+                   help="input node (default: the placeholder the output "
+                        "needs)")
+    p.add_argument("-on", dest="output_node", metavar="NODE",
+                   help="output node (default: the last node of the graph)")
+    p.add_argument("-is", dest="input_size", nargs=2, type=int,
+                   metavar=("W", "H"),
+                   help="input width and height, when not fixed in the graph")
+    p.add_argument("-o", dest="output", default="graph", metavar="FILE",
+                   help="graph file to write (default: graph)")
+    p.add_argument("-of", dest="report", default="output_report",
+                   metavar="PREFIX",
+                   help="report prefix: PREFIX.html, PREFIX.csv, PREFIX.json "
+                        "(default: output_report); an existing directory or "
+                        "a path ending in / gets profile.html, .csv, .json")
+    return p
+
+
+def report_paths(prefix):
+    """{"html": path, "csv": ..., "json": ...} for -of."""
+    base = Path(prefix)
+    if str(prefix).endswith(("/", os.sep)) or base.is_dir():
+        base = base / "profile"
+    return {k: base.parent / f"{base.name}.{k}" for k in ("html", "csv", "json")}
+
+
+def stick_times(blob):
+    """One inference (zero input) on the emulated stick; TIME_TAKEN in ms."""
+    device = mvnc.Device(mvnc.EnumerateDevices()[0])
+    device.OpenDevice()
+    try:
+        graph = device.AllocateGraph(blob)
+        try:
+            n = load_graph(blob).input_bytes // 2
+            graph.LoadTensor(np.zeros(n, np.float16), "profile")
+            graph.GetResult()
+            return np.asarray(graph.GetGraphOption(mvnc.GraphOption.TIME_TAKEN))
+        finally:
+            graph.DeallocateGraph()
+    finally:
+        device.CloseDevice()
+
+
+def profile_blob(blob, network=None):
+    """The Profile of a graph file's bytes, timed by the emulated stick."""
+    return build_profile(load_graph(blob), stick_times(blob), network)
+
+
+def _compile(args):
+    from compiler.api import compile_file, write_graph
+    from compiler.cli import weights_argument
+    result = compile_file(args.network,
+                          weights=weights_argument(args.network, args.weights),
+                          shaves=args.shaves, input_node=args.input_node,
+                          output_node=args.output_node,
+                          input_size=args.input_size)
+    write_graph(result, args.output)
+    return result
+
+
+def write_text(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from compiler.errors import CompileError
+    try:
+        result = _compile(args)
+        profile = profile_blob(result.blob, Path(args.network).name)
+        texts = report_texts(profile)
+        paths = report_paths(args.report)
+        for kind, path in paths.items():
+            write_text(path, texts[kind])
+    except CompileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"mvNCProfile: {exc.filename or ''}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    print(format_table(profile))
+    print(f"Report: {paths['html']} (also {paths['csv'].name}, "
+          f"{paths['json'].name}); graph file: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
