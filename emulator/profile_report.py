@@ -223,7 +223,8 @@ def _svg(width, height, parts):
 
 
 def _short(name, n):
-    return name if len(name) <= n else name[:n - 1] + "\u2026"
+    """Keep the end: TF scopes differ in their last parts."""
+    return name if len(name) <= n else "\u2026" + name[-(n - 1):]
 
 
 _BAR = {"label": 270, "width": 380, "gap": 90, "row": 16, "top": 28}
@@ -295,15 +296,16 @@ def _edge(a, b):
             f'stroke-width="1.2" marker-end="url(#arrow)"/>')
 
 
-def _box(center, lines, fill):
+def _box(center, lines, fill, tip=""):
     b = _BOX
     x, y = center[0] - b["w"] / 2, center[1] - b["h"] / 2
-    parts = [_rect(x, y, b["w"], b["h"], fill, "#35506e", rx=5)]
+    parts = [f"<g><title>{escape(tip)}</title>",
+             _rect(x, y, b["w"], b["h"], fill, "#35506e", rx=5)]
     top = center[1] - 7.5 * (len(lines) - 1) + 4     # lines centred
     for k, (s, size, weight) in enumerate(lines):
         parts.append(_text(center[0], top + 15 * k, s, size, "middle",
                            weight))
-    return "".join(parts)
+    return "".join(parts) + "</g>"
 
 
 def _shade(share):
@@ -331,5 +333,5 @@ def network_drawing(rows):
             (f"{r.index} {_short(r.name, 28)}", 11, "bold"),
             (f"{r.op} \u2192 {r.output}", 10, "normal"),
             (f"{r.time_ms:.2f} ms \u00b7 {r.mflops:.1f} MFLOPs", 10, "normal")],
-            _shade(r.time_ms / t_max)))
+            _shade(r.time_ms / t_max), r.name))
     return _svg(width, height + _BOX["h"], parts)
