@@ -13,8 +13,8 @@ from compiler import compile_file
 from emulator import costmodel
 from emulator import mvncapi as mvnc
 from emulator.profile_cli import main, profile_blob, report_paths
-from emulator.profile_report import INPUT
-from emulator.reader import load_graph
+from emulator.profile_report import INPUT, stage_inputs
+from emulator.reader import Access, load_graph
 
 DATA = Path(__file__).resolve().parent / "data"
 PROTOTXT = str(DATA / "googlenet_deploy.prototxt")
@@ -141,3 +141,15 @@ def test_report_prefix_or_directory(tmp_path):
         tmp_path / "a" / "net.csv"
     assert report_paths(str(tmp_path) + "/")["html"] == tmp_path / "profile.html"
     assert report_paths(str(tmp_path))["json"] == tmp_path / "profile.json"
+
+
+def test_a_slice_reader_depends_only_on_the_producer_of_its_channels():
+    strides = (2 * 8, 2 * 8 * 4, 2)             # 4 x 4 x 8 concat buffer
+
+    def acc(role, ptr, c, write=False, index=4):
+        return Access(role, index, ptr, (4, 4, c), strides, write)
+    accesses = [[acc("data", 0, 3, index=1), acc("output", 100, 5, True)],
+                [acc("data", 0, 3, index=1), acc("output", 110, 3, True)],
+                [acc("data", 110, 3), acc("output", 0, 3, True, index=5)],
+                [acc("data", 100, 8), acc("output", 0, 8, True, index=2)]]
+    assert stage_inputs(accesses) == [[INPUT], [INPUT], [1], [0, 1]]
