@@ -36,6 +36,7 @@ def compile_graph(graph, shaves=1, name="network"):
     graph = passes.run_all(graph)
     plan = plan_memory(graph)
     stages, data = lower(graph, plan)
+    del graph   # its float32 constants are in `data` as fp16 now
     blob = pack(name, shaves, stages, data)
     return CompileResult(blob, plan.scratch_bytes, stages, name)
 
@@ -55,8 +56,9 @@ def compile_file(network, weights=None, shaves=1, input_node=None,
              f"{', '.join(sorted(frontends.SUFFIXES))})")
     options = {"input_node": input_node, "output_node": output_node,
                "input_size": input_size}
-    graph = load(str(path), weights, options)
-    return compile_graph(graph, shaves, name or path.stem)
+    # no reference kept here: compile_graph frees the IR before packing
+    return compile_graph(load(str(path), weights, options), shaves,
+                         name or path.stem)
 
 
 def write_graph(result, path):

@@ -43,8 +43,8 @@ class DataSection:
         self.size += padded
         return Operand(nf.Region.DATA, pointer)
 
-    def bytes(self):
-        return b"".join(self.chunks)
+    def __len__(self):
+        return self.size
 
 
 def _dims(shape):
@@ -231,11 +231,12 @@ def lower(graph, plan):
         last.output_strides[0] // 2
     if values > nf.MAX_OUTPUT_VALUES:
         fail(RESOURCES, f" (output of {values} values)")
-    return stages, data.bytes()
+    return stages, data
 
 
 def pack(name, shaves, stages, data):
-    """Header + stage records + zero padding + data section."""
+    """Header + stage records + zero padding + data section (a DataSection
+    or bytes), joined once: the blob is the largest object we hold."""
     start = nf.data_start(len(stages))
     records = b"".join(s.pack() for s in stages)
     size = start + len(data)
@@ -244,4 +245,5 @@ def pack(name, shaves, stages, data):
     header = nf.Header(file_size=size, name=name, stage_count=len(stages),
                        data_start=start, last_shave=shaves - 1)
     body = header.pack() + records
-    return body + b"\0" * (start - len(body)) + data
+    chunks = data.chunks if isinstance(data, DataSection) else [data]
+    return b"".join([body, b"\0" * (start - len(body)), *chunks])

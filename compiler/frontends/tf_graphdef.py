@@ -6,6 +6,8 @@ and converts each with one small function from ``CONVERTERS`` (op name ->
 converter). Constants (Const, or Identity of a Const, as variables look after
 freezing) are folded into the nodes that read them.
 """
+import os
+
 import numpy as np
 from google.protobuf.message import DecodeError
 
@@ -37,8 +39,9 @@ def tensor_to_numpy(t):
     count = int(np.prod(shape, dtype=np.int64))
     if t.tensor_content:
         wire = np.dtype(dtype).newbyteorder("<")
-        return np.frombuffer(t.tensor_content, wire).astype(dtype).reshape(
-            shape)
+        # no copy: the array keeps the content bytes alive (memory peak)
+        return np.frombuffer(t.tensor_content, wire).astype(
+            dtype, copy=False).reshape(shape)
     if dtype == "float16":
         vals = np.array(t.half_val, dtype=np.uint16).view(np.float16)
     else:
@@ -166,7 +169,7 @@ def _padding(node):
 def conv_like(ctx, node, op):
     _nhwc_only(node)
     x = ctx.value(node, 0)
-    w = ctx.const(node, 1).astype(np.float32)
+    w = ctx.const(node, 1).astype(np.float32, copy=False)
     if _window_attrs(node, "dilations") != (1, 1):
         fail(STAGE_DETAILS, f"{node.name}: dilation "
              f"{_window_attrs(node, 'dilations')}")
@@ -201,7 +204,7 @@ def pool(ctx, node):
 
 def _channel_vector(ctx, node, i, channels):
     """A per-channel constant (scalar broadcast) as a float32 vector."""
-    v = ctx.const(node, i).astype(np.float32)
+    v = ctx.const(node, i).astype(np.float32, copy=False)
     if v.size == 1:
         return np.full(channels, v.reshape(-1)[0], np.float32)
     if v.size != channels or v.shape[-1] != channels:
@@ -324,7 +327,7 @@ def matmul(ctx, node):
     if attr(node, "transpose_a", False):
         fail(STAGE_DETAILS, f"{node.name}: MatMul with transpose_a")
     x = ctx.value(node, 0)
-    w = ctx.const(node, 1).astype(np.float32)
+    w = ctx.const(node, 1).astype(np.float32, copy=False)
     if attr(node, "transpose_b", False):
         w = w.T
     if w.ndim != 2 or w.shape[0] != int(np.prod(x.shape)):
@@ -529,6 +532,68 @@ def load(network, weights=None, options=None):
     """Frontend entry for .pb files: path -> IR graph."""
     options = options or {}
     with open(network, "rb") as f:
-        graph = parse_graphdef(f.read())
+        graph = read_graphdef(f)
     return graphdef_to_ir(graph, options.get("input_node"),
                           options.get("output_node"), options.get("input_size"))
+
+
+def _varint(f):
+    """One base-128 varint from the stream, or None at a clean end."""
+    shift = value = 0
+    while True:
+        b = f.read(1)
+        if not b:
+            if shift:
+                fail(INVALID_FILE, "not a binary TensorFlow GraphDef "
+                     "(truncated)")
+            return None
+        value |= (b[0] & 0x7F) << shift
+        if b[0] < 0x80:
+            return value
+        shift += 7
+        if shift > 63:
+            fail(INVALID_FILE, "not a binary TensorFlow GraphDef (bad varint)")
+
+
+def read_graphdef(f):
+    """Parse a GraphDef from a file one top-level field at a time.
+
+    Holding the whole file and its parsed copy at once would double the
+    memory peak for a 200 MB net; this way only the largest node is ever
+    held twice. Fields other than `node` (versions, library) are parsed too.
+    """
+    graph = tf_proto.GraphDef()
+    total = os.fstat(f.fileno()).st_size
+    while True:
+        key = _varint(f)
+        if key is None:
+            break
+        if key & 7 != 2:   # every GraphDef field is length-delimited
+            fail(INVALID_FILE, "not a binary TensorFlow GraphDef "
+                 f"(field {key >> 3} has wire type {key & 7})")
+        size = _varint(f)
+        if size is not None and size > total - f.tell():
+            fail(INVALID_FILE, "not a binary TensorFlow GraphDef (a field "
+                 "runs past the end of the file)")
+        chunk = f.read(size) if size is not None else b""
+        if size is None or len(chunk) != size:
+            fail(INVALID_FILE, "not a binary TensorFlow GraphDef (truncated)")
+        try:
+            graph.MergeFromString(_varint_bytes(key) + _varint_bytes(size)
+                                  + chunk)
+        except (DecodeError, RuntimeError, ValueError) as exc:
+            fail(INVALID_FILE, f"not a binary TensorFlow GraphDef ({exc})")
+        del chunk
+    if not graph.node:
+        fail(INVALID_FILE, "the GraphDef holds no nodes")
+    return graph
+
+
+def _varint_bytes(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
