@@ -6,9 +6,9 @@ import pytest
 from compiler import compile_file
 from compiler_helpers import freeze, run_frozen, write
 
-tfc = pytest.importorskip("zoo.tfcompat")
-reader = pytest.importorskip("emulator.reader")
-executor = pytest.importorskip("emulator.executor")
+import zoo.tfcompat as tfc
+import emulator.reader as reader
+import emulator.executor as executor
 tf1 = tfc.tf1
 R = np.random.default_rng(5)
 

@@ -6,7 +6,7 @@ import pytest
 
 from cli_helpers import last_line, run_script, save_mnist
 
-pytest.importorskip("zoo.tfcompat")
+import zoo.tfcompat  # noqa: F401
 
 
 @pytest.fixture(scope="module")
