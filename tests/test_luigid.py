@@ -5,7 +5,9 @@ independent ways: the probe's per-run marker files, luigid's task list, and,
 when SQLAlchemy is installed, luigid's SQLite task history), more than one
 worker did real work, the artifacts are byte-identical to a single-worker
 build, every stamp and manifest matches its files, and a second round of
-three workers on the finished tree runs nothing.
+three workers on the finished tree runs nothing. For contrast, two processes
+with local schedulers racing on one root (no coordination) leave nothing
+trusted that is not whole, and a rerun gives the same bytes.
 """
 import importlib.util
 import sqlite3
@@ -146,3 +148,30 @@ def test_second_round_runs_nothing(shared_build):
     """Change nothing and nothing runs, with three workers either."""
     starts = h.run_counts(shared_build["rerun_probe"], "start")
     assert {k: v for k, v in starts.items() if k[1] != "-"} == {}
+
+
+def test_two_local_schedulers_race_without_corruption(tmp_path, sources,
+                                                      tmp_path_factory):
+    """Without luigid, two processes on one artifact root do not coordinate
+    (the design says machines share a luigid): they may run a step twice and
+    one may fail, but nothing either leaves is trusted unless whole, and one
+    plain rerun gives the single-worker bytes."""
+    net = NETS[0]
+    root, probe = tmp_path / "artifacts", tmp_path / "probe"
+    probe.mkdir()
+    args = h.luigi_args(h.PIPELINE_END, name=net)
+    with h.processes() as procs:
+        for i in range(2):
+            log = open(tmp_path / f"racer{i}.log", "w")
+            procs.append(subprocess.Popen(args, env=h.pipeline_env(root, probe),
+                                          cwd=h.source_root(), stdout=log,
+                                          stderr=subprocess.STDOUT))
+            log.close()
+        for p in procs:
+            p.wait(timeout=TIMEOUT)
+    assert h.audit(root) == []
+    rerun = h.run_luigi(args, h.pipeline_env(root, probe), timeout=TIMEOUT)
+    assert h.luigi_succeeded(rerun), h.tail(rerun)
+    assert h.audit(root) == []
+    reference = h.reference_build(tmp_path_factory, [net])
+    assert h.finished_files(root / net) == h.finished_files(reference / net)
