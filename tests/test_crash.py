@@ -66,6 +66,10 @@ def chain(tmp_path_factory, reference):
                           "returncode": proc.returncode, "log": h.tail(proc),
                           "problems": h.audit(root),
                           "leftovers": h.leftovers(root)})
+    for k in kills:   # the figures, visible with -s
+        print(f"\nkill {k['family']:22s} {k['point']:9s} rc={k['returncode']} "
+              f"problems={len(k['problems'])} leftovers={len(k['leftovers'])}", end="")
+    print(f"\nleft behind under temporary names: {kills[-1]['leftovers']}")
     return {"root": root, "probe": probe, "kills": kills, "base": base}
 
 
