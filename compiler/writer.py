@@ -25,9 +25,14 @@ class DataSection:
         self.chunks = []
         self.size = 0
 
-    def add(self, values):
-        raw = np.ascontiguousarray(values, dtype=np.float32).astype(
-            "<f2").tobytes()
+    def add(self, values, owner="a layer"):
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            half = values.astype("<f2")
+        if not np.isfinite(half).all():
+            fail(STAGE_DETAILS, f"{owner}: constants outside the fp16 range "
+                 "(|x| > 65504 or not a number)")
+        raw = half.tobytes()
         pointer = self.size
         padded = nf.align(len(raw))
         self.chunks.append(raw + b"\0" * (padded - len(raw)))
@@ -53,7 +58,7 @@ def _dims(shape):
 
 
 def _weights(stage, data, w, tap_dims):
-    stage.taps = data.add(w)
+    stage.taps = data.add(w, stage.name)
     stage.tap_dims = tap_dims
     stage.tap_strides = (2 * tap_dims[2], 2 * tap_dims[2], 2)
 
@@ -204,7 +209,7 @@ def lower_node(node, graph, plan, data):
 def _post(stage, node, data):
     bias = node.attrs.get("bias")
     if bias is not None:
-        stage.bias = data.add(bias)
+        stage.bias = data.add(bias, stage.name)
     post = node.attrs.get("post")
     if post:
         stage.post_op = POST_OPS[post]

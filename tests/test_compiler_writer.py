@@ -69,3 +69,13 @@ def test_write_graph_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_graph(res, other)
     assert os.listdir(tmp_path) == ["graph"]      # no temp file, no target
+
+
+def test_constants_beyond_fp16_are_refused_not_written_as_inf():
+    from compiler.errors import CompileError
+    g = tiny("big")
+    g.node("big").attrs["weights"] = g.node("big").attrs["weights"] * 1e6
+    with pytest.raises(CompileError) as err:
+        compile_graph(g)
+    assert err.value.number == 5
+    assert "big" in str(err.value) and "fp16" in str(err.value)

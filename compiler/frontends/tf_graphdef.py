@@ -30,15 +30,25 @@ def parse_graphdef(data):
     return graph
 
 
+MAX_ELEMENTS = 1 << 31   # no constant of a net that fits the stick is larger
+
+
 def tensor_to_numpy(t):
     """TensorProto -> numpy array (content bytes or the typed *_val lists)."""
     dtype = tf_proto.NUMPY_TYPES.get(t.dtype)
     if dtype is None:
         fail(STAGE_DETAILS, f"constant of TF dtype {t.dtype}")
     shape = [d.size for d in t.tensor_shape.dim]
-    count = int(np.prod(shape, dtype=np.int64))
+    if any(d < 0 or d > MAX_ELEMENTS for d in shape):
+        fail(STAGE_DETAILS, f"constant of shape {shape}")
+    count = int(np.prod(shape, dtype=object))
+    if count > MAX_ELEMENTS:
+        fail(STAGE_DETAILS, f"constant of shape {shape}: too large")
     if t.tensor_content:
         wire = np.dtype(dtype).newbyteorder("<")
+        if len(t.tensor_content) != count * wire.itemsize:
+            fail(INVALID_FILE, f"constant of shape {shape} holds "
+                 f"{len(t.tensor_content)} bytes, not {count * wire.itemsize}")
         # no copy: the array keeps the content bytes alive (memory peak)
         return np.frombuffer(t.tensor_content, wire).astype(
             dtype, copy=False).reshape(shape)
@@ -99,18 +109,25 @@ class Context:
     def inputs(self, node):
         return [n for n in map(_split_input, node.input) if n is not None]
 
+    def input_name(self, node, i):
+        names = self.inputs(node)
+        if i >= len(names):
+            fail(STAGE_DETAILS, f"node {node.name} ({node.op}) has "
+                 f"{len(names)} inputs, needs at least {i + 1}")
+        return names[i]
+
     def value(self, node, i):
-        name = self.inputs(node)[i]
+        name = self.input_name(node, i)
         if name not in self.values:
             fail(STAGE_DETAILS, f"node {node.name} ({node.op}) input {i} "
                  f"({name}) must be a tensor, not a constant")
         return self.values[name]
 
     def is_const(self, node, i):
-        return self.inputs(node)[i] in self.consts
+        return self.input_name(node, i) in self.consts
 
     def const(self, node, i):
-        name = self.inputs(node)[i]
+        name = self.input_name(node, i)
         if name not in self.consts:
             fail(STAGE_DETAILS, f"node {node.name} ({node.op}) input {i} "
                  f"({name}) must be a constant")
@@ -128,15 +145,20 @@ def attr(node, key, default=None):
         for f in ("i", "f", "s", "b", "type"):
             if len(getattr(lst, f)):
                 vals = list(getattr(lst, f))
-                return [v.decode() for v in vals] if f == "s" else vals
+                return [_text(v) for v in vals] if f == "s" else vals
         return []
     if kind == "s":
-        return a.s.decode()
+        return _text(a.s)
     if kind == "shape":
         return shape_dims(a.shape)
     if kind == "tensor":
         return tensor_to_numpy(a.tensor)
     return getattr(a, kind) if kind else default
+
+
+def _text(raw):
+    """Attr strings are ASCII in every real graph; anything else is shown, not fatal."""
+    return raw.decode("utf-8", "replace")
 
 
 def _node(tf_node, op, inputs, shape, **attrs):
@@ -152,7 +174,8 @@ def _nhwc_only(node):
 
 def _window_attrs(node, key):
     vals = attr(node, key, [1, 1, 1, 1])
-    if len(vals) != 4 or vals[0] != 1 or vals[3] != 1:
+    if not isinstance(vals, list) or len(vals) != 4 or vals[0] != 1 \
+            or vals[3] != 1:
         fail(STAGE_DETAILS, f"{node.name}: {key} {vals}")
     return (int(vals[1]), int(vals[2]))
 
@@ -512,7 +535,10 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
 
 def _convert_one(ctx, node):
     if node.op == "Const":
-        ctx.consts[node.name] = attr(node, "value")
+        value = attr(node, "value")
+        if not isinstance(value, np.ndarray):
+            fail(STAGE_DETAILS, f"constant {node.name} has no tensor value")
+        ctx.consts[node.name] = value
         return
     ins = ctx.inputs(node)
     if node.op in ("Identity", "StopGradient") and ins and ins[0] in ctx.consts:
