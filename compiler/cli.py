@@ -38,16 +38,15 @@ example:
 """
 
 
-def build_parser():
-    p = argparse.ArgumentParser(
-        prog="mvNCCompile", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_network_arguments(p):
+    """The flags every NCSDK tool shares (mvNCCompile, mvNCCheck, mvNCProfile)."""
     p.add_argument("network", help="network file: .pb (frozen GraphDef), "
-                   ".meta (saved session) or .prototxt (Caffe); see above")
+                   ".meta (saved session) or .prototxt (Caffe)")
     p.add_argument("-w", dest="weights", metavar="WEIGHTS",
                    help="weights: for .meta the checkpoint prefix (or its "
                         ".index file; default: the meta file's prefix); "
-                        "for Caffe the .caffemodel; not used for a .pb")
+                        "for Caffe the .caffemodel (default: the prototxt's "
+                        "name with .caffemodel, else zeros); not used for .pb")
     p.add_argument("-s", dest="shaves", type=int, default=1, metavar="N",
                    help="number of SHAVE processors to use, 1..12 "
                         "(default 1; NCSDK's examples use 12)")
@@ -63,6 +62,13 @@ def build_parser():
                    metavar=("W", "H"),
                    help="input width and height, when the input's shape "
                         "is not fixed in the graph (overrides it)")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="mvNCCompile", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_network_arguments(p)
     p.add_argument("-o", dest="output", default="graph", metavar="FILE",
                    help="graph file to write, atomically (default: graph)")
     return p

@@ -52,24 +52,11 @@ examples:
 
 
 def build_parser():
+    from compiler.cli import add_network_arguments
     p = argparse.ArgumentParser(
         prog="mvNCCheck", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("network", help="network file: .pb (frozen GraphDef), "
-                   ".meta (saved session) or .prototxt (Caffe)")
-    p.add_argument("-w", dest="weights", metavar="WEIGHTS",
-                   help="weights: the .meta's checkpoint prefix (default: "
-                        "the meta file's prefix) or Caffe's .caffemodel")
-    p.add_argument("-s", dest="shaves", type=int, default=1, metavar="N",
-                   help="SHAVE processors to compile for, 1..12 (default 1)")
-    p.add_argument("-in", dest="input_node", metavar="NODE",
-                   help="input node (default: the placeholder the output "
-                        "needs)")
-    p.add_argument("-on", dest="output_node", metavar="NODE",
-                   help="output node (default: the last node of the graph)")
-    p.add_argument("-is", dest="input_size", nargs=2, type=int,
-                   metavar=("W", "H"),
-                   help="input width and height, when not fixed in the graph")
+    add_network_arguments(p)
     p.add_argument("-o", dest="output", metavar="FILE",
                    help="also keep the compiled graph file here (default: a "
                         "temporary file, removed)")
