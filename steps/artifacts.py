@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -73,19 +72,6 @@ def write_bytes(path, data):
 
 def write_json(path, obj):
     write_bytes(path, canonical_json(obj).encode())
-
-
-def replace_dir(src, dest):
-    """Move a finished directory into place, replacing any older one."""
-    dest = Path(dest)
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
-        os.replace(dest, old / "x")
-        os.replace(src, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dest)
-    _fsync_dir(dest.parent)
 
 
 def file_record(path):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from typing import Iterator
+
+from steps.artifacts import write_bytes
 
 HEADER = ("# sha256 of each fetched tarball, recorded on first fetch.\n"
           "# A later fetch must match; run with --update-lock to accept a new file.\n")
@@ -114,21 +115,4 @@ def _exclusive(lock_path: str) -> Iterator[None]:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dirfd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    write_bytes(path, text.encode("utf-8"))

@@ -21,6 +21,8 @@ import tarfile
 import tempfile
 import zlib
 
+from steps.artifacts import atomic_path
+
 _HAS_FILTERS = hasattr(tarfile, "data_filter")
 
 
@@ -169,20 +171,9 @@ def make_tarball(path: str, files: dict[str, str], *, compresslevel: int = 9) ->
     path = os.fspath(path)
     for name in files:
         _check_name(path, name)
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as raw:
             _write_tar_gz(raw, files, compresslevel)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
