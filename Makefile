@@ -21,7 +21,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/luigi --module tasks CheckModel --name mobilenet_v1_0.5_160 --source synthetic
+	$(BIN)/luigi --module tasks CheckModel --name mobilenet_v1_0.5_160 --source synthetic --log-level INFO
 	$(BIN)/python -m steps.summary mobilenet_v1_0.5_160
 
 bench: $(STAMP)

@@ -258,3 +258,27 @@ def test_checksum_lock_records_refuses_then_accepts_with_update_lock(
     assert sha1 not in fetch.lock.read_text()
     assert (other / NET / "download" / tarball.name).read_bytes() == second
     assert h.audit(other) == []
+
+
+def test_failed_refetch_leaves_the_old_checkpoint_untrusted(tmp_path, mirror, tarball):
+    """A finished fetch, then a refetch (the source changed) that fails: the
+    old checkpoint tree is still on disk but no run takes it as finished,
+    under the old source or the new."""
+    fetch = Fetch(tmp_path, mirror, tarball.name)
+    assert h.luigi_succeeded(fetch.run())
+    old_source = mirror.base_url + "/"
+    assert h.taken_as_finished(fetch.root, NET, "FetchCheckpoint", old_source,
+                               fetch.settings)
+    with FaultServer({"/" + tarball.name: tarball.read_bytes()}) as other:
+        other.fault("/" + tarball.name, "status", status=404)
+        fetch.srv, fetch.url = other, other.url(fetch.path)
+        proc = fetch.run()
+        assert not h.luigi_succeeded(proc)
+        assert fetch.url in fetch.failures()[0] and "404" in fetch.failures()[0]
+        new_source = other.base_url + "/"
+    assert (fetch.net / "checkpoint").is_dir()              # still there ...
+    assert h.stamps(fetch.root, NET)["fetch"] is None       # ... but unstamped
+    for source in (old_source, new_source):
+        assert not h.taken_as_finished(fetch.root, NET, "FetchCheckpoint",
+                                       source, fetch.settings)
+    assert h.audit(fetch.root) == []
