@@ -173,18 +173,30 @@ def finished_files(net_dir):
     return out
 
 
-def audit(root, source="synthetic", settings=None):
-    """`audit_here` run by the pipeline's own sources (see snapshot_sources)."""
+def _in_sources(function, *args):
+    """Call this module's `function` in a process running the pipeline's own
+    sources (see snapshot_sources), so its keys match what the workers saw."""
     if source_root() == REPO:
-        return audit_here(root, source, settings)
+        return globals()[function](*args)
     code = ("import json, sys; import pipeline_helpers as h; "
-            "print(json.dumps(h.audit_here(*json.loads(sys.argv[1]))))")
-    arg = json.dumps([str(root), source, str(settings) if settings else None])
-    proc = subprocess.run([sys.executable, "-c", code, arg],
-                          env=pipeline_env(root), cwd=source_root(),
+            "print(json.dumps(getattr(h, sys.argv[1])(*json.loads(sys.argv[2]))))")
+    arg = json.dumps([str(a) if isinstance(a, Path) else a for a in args])
+    proc = subprocess.run([sys.executable, "-c", code, function, arg],
+                          env=pipeline_env(args[0]), cwd=source_root(),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def audit(root, source="synthetic", settings=None):
+    """`audit_here`, evaluated by the pipeline's own sources."""
+    return _in_sources("audit_here", root, source, settings and str(settings))
+
+
+def taken_as_finished(root, name, family, source="synthetic", settings=None):
+    """`finished_here`, evaluated by the pipeline's own sources."""
+    return _in_sources("finished_here", root, name, family, source,
+                       settings and str(settings))
 
 
 def audit_here(root, source="synthetic", settings=None):
@@ -217,13 +229,13 @@ def audit_here(root, source="synthetic", settings=None):
             for rel in stamp["outputs"]:
                 if is_temporary(rel):
                     bad.append(f"{net_dir.name}/{step}: stamps temporary {rel}")
-            if step == "compile" and taken_as_finished(
+            if step == "compile" and finished_here(
                     root, net_dir.name, "CompileModel", source, settings):
                 bad += _audit_manifest(net_dir)
     return bad
 
 
-def taken_as_finished(root, name, family, source="synthetic", settings=None):
+def finished_here(root, name, family, source="synthetic", settings=None):
     """Whether a run with this artifact root and settings would skip the task
     (the task's own complete(), evaluated under that environment)."""
     import tasks
