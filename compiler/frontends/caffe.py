@@ -63,16 +63,23 @@ def _read(path, binary):
         fail(INVALID_FILE, f"{path} is not a Caffe {kind} ({exc})")
 
 
-def blob_array(blob):
-    """BlobProto -> float32 array in its declared shape (N-d or legacy 4-d)."""
+def blob_array(blob, layer="a layer"):
+    """BlobProto -> float32 array in its declared shape (N-d or legacy 4-d).
+
+    A declared shape that disagrees with the values is a broken file (Caffe
+    itself refuses it), not something to guess around.
+    """
     data = np.array(blob.data if len(blob.data) else blob.double_data,
                     np.float32)
     if blob.HasField("shape"):
         shape = [int(d) for d in blob.shape.dim]
-    else:
+    elif any((blob.num, blob.channels, blob.height, blob.width)):
         shape = [blob.num, blob.channels, blob.height, blob.width]
-    if int(np.prod(shape)) != data.size:
+    else:
         shape = [data.size]
+    if any(d < 0 for d in shape) or int(np.prod(shape, dtype=object)) != data.size:
+        fail(INVALID_FILE, f"layer {layer}: a weight blob declares shape "
+             f"{shape} but holds {data.size} values")
     return data.reshape(shape)
 
 
@@ -93,7 +100,7 @@ def attach_weights(layers, weights_net):
     by_name = {}
     for m in list(weights_net.layers) + list(weights_net.layer):
         if len(m.blobs):
-            by_name.setdefault(m.name, [blob_array(b) for b in m.blobs])
+            by_name.setdefault(m.name, [blob_array(b, m.name) for b in m.blobs])
     for layer in layers:
         layer.blobs = by_name.get(layer.name, [])
 
