@@ -3,8 +3,10 @@
 As NCSDK's mvNCCheck: one input (seeded random in the net's input range),
 both results' top-5 and the metrics relative to max|expected|.
 """
+import contextlib
 import io
 import json
+import os
 
 import numpy as np
 
@@ -21,6 +23,21 @@ def random_input(shape, value_range, seed):
     lo, hi = value_range
     rng = np.random.default_rng(seed)
     return rng.uniform(lo, hi, shape).astype(np.float16)
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Checks may run side by side (--workers N): one BLAS thread each,
+    unless the user chose otherwise (see emulator/ops/blas.py)."""
+    key = "MVNC_EMULATOR_BLAS_THREADS"
+    if key in os.environ:
+        yield
+        return
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        del os.environ[key]
 
 
 def _npy_bytes(array):
@@ -44,7 +61,7 @@ def check_graph(graph_path, frozen_pb, input_node, output_node, image_size,
     from steps.tfrun import run_frozen
 
     x16 = random_input((image_size, image_size, 3), value_range, seed)
-    with open(graph_path, "rb") as f:
+    with open(graph_path, "rb") as f, _one_blas_thread():
         result, times = run_once(f.read(), x16, "check")
     expected = run_frozen(frozen_pb, input_node, output_node,
                           x16.astype(np.float32)[None]).reshape(-1)

@@ -51,17 +51,9 @@ def compile_caffe(tmp_path, prototxt, blobs=None, shaves=1, legacy=False,
 
 def run_stick(blob, x_hwc):
     """Runs a graph file on the emulated stick (NCSDK 1.x API)."""
-    from emulator import mvncapi as mvnc
-    device = mvnc.Device(mvnc.EnumerateDevices()[0])
-    device.OpenDevice()
-    try:
-        graph = device.AllocateGraph(blob)
-        graph.LoadTensor(np.asarray(x_hwc, np.float16), "x")
-        out, _ = graph.GetResult()
-        graph.DeallocateGraph()
-    finally:
-        device.CloseDevice()
-    return np.asarray(out, np.float32)
+    from emulator.infer import run_once
+    out, _ = run_once(blob, np.asarray(x_hwc, np.float16), "x")
+    return out.astype(np.float32)
 
 
 def rand(rng, *shape, scale=1.0):

@@ -229,3 +229,12 @@ def test_debug_env_reports_guard_band_violation_as_myriad_error(
         graph.LoadTensor(numpy.ones((2, 2, 2), numpy.float16), None)
     assert status_of(e) == mvnc.Status.MYRIAD_ERROR
     assert "guard band" in graph.GetGraphOption(mvnc.GraphOption.DEBUG_INFO)
+
+
+def test_blas_threads_default_to_the_usable_cores(monkeypatch):
+    import os
+    from emulator.ops import blas
+    monkeypatch.delenv("MVNC_EMULATOR_BLAS_THREADS", raising=False)
+    assert blas._wanted() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("MVNC_EMULATOR_BLAS_THREADS", "1")
+    assert blas._wanted() == 1

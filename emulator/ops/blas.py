@@ -1,10 +1,13 @@
 """How many threads numpy's OpenBLAS uses while the emulator runs a graph.
 
-With a few cores shared by other work, OpenBLAS's spinning worker threads
-make a MobileNet inference 3-5x slower than one thread (measured here: 170
-vs 45 ms). So each inference runs BLAS with MVNC_EMULATOR_BLAS_THREADS
-threads (default 1) and restores the previous count afterwards; 0 leaves
-OpenBLAS alone. Without numpy's bundled OpenBLAS this is a no-op.
+Alone on the machine, an inference is fastest with every core (Inception-
+ResNet v2 on 2 cores: 276 ms with 2 threads, 422 ms with 1). But when
+several inferences share the cores (parallel pipeline workers), OpenBLAS's
+spinning threads make each 3-5x slower than one thread would (MobileNet:
+170 vs 45 ms). So each inference runs BLAS with MVNC_EMULATOR_BLAS_THREADS
+threads (default: the cores this process may use; the pipeline's check step
+sets 1) and restores the previous count afterwards; 0 leaves OpenBLAS alone.
+Without numpy's bundled OpenBLAS this is a no-op.
 """
 import contextlib
 import ctypes
@@ -38,9 +41,16 @@ def _find():
 _API = _find()
 
 
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _wanted():
     try:
-        return int(os.environ.get("MVNC_EMULATOR_BLAS_THREADS", "1"))
+        return int(os.environ.get("MVNC_EMULATOR_BLAS_THREADS", _cores()))
     except ValueError:
         return 1
 
