@@ -136,3 +136,14 @@ def test_noop_rerun_from_the_command_line_imports_no_tensorflow(built):
                          env=dict(os.environ, ZOO_TO_STICK_ARTIFACTS=str(root)))
     assert "TF False" in out.stdout, out.stderr[-2000:]
     assert "Did not run any tasks" in out.stdout + out.stderr
+
+
+def test_a_failed_task_makes_luigi_exit_non_zero(tmp_path):
+    """luigi.cfg's [retcode]: a cron job sees the failure in the exit status."""
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "luigi"), "--module", "tasks",
+         "FetchCheckpoint", "--name", NAME, "--source", str(tmp_path / "no-mirror")],
+        cwd=REPO, text=True, capture_output=True, timeout=120,
+        env=dict(os.environ, ZOO_TO_STICK_ARTIFACTS=str(tmp_path / "a")))
+    assert out.returncode == 30, out.stderr[-2000:]
+    assert "no-mirror" in out.stderr
