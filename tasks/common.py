@@ -8,7 +8,8 @@ from steps.artifacts import stamp_is_current
 from steps.plan import KEYS, make_job
 from zoo.settings import load_settings
 
-log = logging.getLogger("zoo-to-stick")
+# a child of the logger Luigi sets up, so the lines show beside its own
+log = logging.getLogger("luigi-interface.zoo-to-stick")
 
 
 class NetTask(luigi.Task):
