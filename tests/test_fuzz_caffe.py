@@ -18,7 +18,7 @@ import compiler
 from caffe_helpers import caffemodel
 from compiler.frontends import caffe_proto
 from emulator import mvncapi as mvnc
-from test_fuzz import ERROR_LINE, time_limit
+from test_fuzz import ERROR_LINE, _bitflip, _truncate, time_limit
 
 SEED = 20261129
 
@@ -59,18 +59,6 @@ def _weights(rng):
 
 
 ABSURD = ["0", "-1", "2147483648", "99999999999", "1e12", "nan", "3.5", "-7"]
-
-
-def _flip(data, rng):
-    b = bytearray(data)
-    for _ in range(rng.randint(1, 6)):
-        i = rng.randrange(len(b))
-        b[i] ^= 1 << rng.randrange(8)
-    return bytes(b)
-
-
-def _cut(data, rng):
-    return data[:rng.randrange(len(data))]
 
 
 def _token_edit(text, rng):
@@ -117,12 +105,12 @@ def cases():
     rng = random.Random(SEED)
     good_model = _weights(np.random.default_rng(SEED))
     text = PROTOTXT.encode()
-    out = [("prototxt_bitflip", _flip(text, rng), good_model) for _ in range(250)]
-    out += [("prototxt_truncate", _cut(text, rng), good_model) for _ in range(150)]
+    out = [("prototxt_bitflip", _bitflip(text, rng), good_model) for _ in range(250)]
+    out += [("prototxt_truncate", _truncate(text, rng), good_model) for _ in range(150)]
     out += [("prototxt_edit", _token_edit(PROTOTXT, rng).encode(), good_model)
             for _ in range(300)]
-    out += [("caffemodel_bitflip", text, _flip(good_model, rng)) for _ in range(150)]
-    out += [("caffemodel_truncate", text, _cut(good_model, rng)) for _ in range(75)]
+    out += [("caffemodel_bitflip", text, _bitflip(good_model, rng)) for _ in range(150)]
+    out += [("caffemodel_truncate", text, _truncate(good_model, rng)) for _ in range(75)]
     out += [("caffemodel_blobs", text, _blob_edit(good_model, rng)) for _ in range(75)]
     return out
 

@@ -5,6 +5,7 @@ checkpoint is looked up by variable name, so names, shapes and creation order
 must match ``research/slim/nets/inception_resnet_v2.py``.
 """
 from zoo.tfcompat import tf, tf1, slim
+from zoo.nets.inception_utils import fc_logits
 
 _POOL_AND_CONV = [slim.conv2d, slim.max_pool2d, slim.avg_pool2d]
 
@@ -184,11 +185,7 @@ def _logits(net, num_classes, dropout_keep_prob, is_training, end_points):
         net = slim.flatten(net)
         net = slim.dropout(net, dropout_keep_prob, is_training=is_training,
                            scope="Dropout")
-        end_points["PreLogitsFlatten"] = net
-        logits = slim.fully_connected(net, num_classes, activation_fn=None,
-                                      scope="Logits")
-        end_points["Logits"] = logits
-        end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
+        logits = fc_logits(net, num_classes, end_points)
     return logits
 
 

@@ -26,3 +26,14 @@ def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True,
                             normalizer_fn=normalizer_fn,
                             normalizer_params=normalizer_params) as sc:
             return sc
+
+
+def fc_logits(net, num_classes, end_points):
+    """The fully connected logits and softmax of Inception v4 and
+    Inception-ResNet v2 (no Reshape: `Logits/Predictions` is the softmax)."""
+    end_points["PreLogitsFlatten"] = net
+    logits = slim.fully_connected(net, num_classes, activation_fn=None,
+                                  scope="Logits")
+    end_points["Logits"] = logits
+    end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
+    return logits

@@ -5,7 +5,7 @@ checkpoint is looked up by variable name, so names, shapes and creation order
 must match ``research/slim/nets/inception_v4.py``.
 """
 from zoo.tfcompat import tf, tf1, slim
-from zoo.nets.inception_utils import inception_arg_scope
+from zoo.nets.inception_utils import fc_logits, inception_arg_scope
 
 _SAME_STRIDE_1 = dict(stride=1, padding="SAME")
 _POOL_AND_CONV = [slim.conv2d, slim.avg_pool2d, slim.max_pool2d]
@@ -214,11 +214,7 @@ def _logits(net, num_classes, dropout_keep_prob, end_points):
         end_points["global_pool"] = net
         net = slim.dropout(net, dropout_keep_prob, scope="Dropout_1b")
         net = slim.flatten(net, scope="PreLogitsFlatten")
-        end_points["PreLogitsFlatten"] = net
-        logits = slim.fully_connected(net, num_classes, activation_fn=None,
-                                      scope="Logits")
-        end_points["Logits"] = logits
-        end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
+        logits = fc_logits(net, num_classes, end_points)
     return logits
 
 
