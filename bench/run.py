@@ -120,6 +120,8 @@ def main():
     print(f"\n2. one inference, {entry.image_size}x{entry.image_size}, best of {args.repeat}")
     print(f"   emulated stick {emu[0]*1000:8.1f} ms   TensorFlow {tfr[0]*1000:8.1f} ms"
           f"   ratio emulator/TF = {emu[0]/tfr[0]:.2f}x (target <= 2x)")
+    print(f"   medians: emulated {emu[1]*1000:.1f} ms, TensorFlow {tfr[1]*1000:.1f} ms,"
+          f" ratio {emu[1]/tfr[1]:.2f}x")
 
     noop = [luigi("CompileModel", args.name, env) for _ in range(3)]
     print(f"\n3. no-op rerun of luigi CompileModel: {min(noop):.2f} s best, "
