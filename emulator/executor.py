@@ -125,10 +125,10 @@ class Executor:
         if x.dtype == np.float16:
             x = to_float32(x)
         y = KERNELS[st.op](st, x, ctx)
+        if not _owned(y, x):
+            y = np.array(y, np.float32)     # bias and postOps work in place
         if "bias" in acc and st.op != Op.LRN:
-            y = np.add(y, ctx.const("bias"), dtype=np.float32)
-        elif not _owned(y, x):
-            y = np.array(y, np.float32)     # postOps work in place
+            y += ctx.const("bias")
         y = ACTIVATIONS[st.post_op](y, st.post_param)
         out = view(self.region(acc["output"].index), acc["output"])
         out[...] = round_to_fp16(y, in_place=True).reshape(out.shape)

@@ -83,10 +83,12 @@ def depth_convolution(st, x, ctx):
     (kw, kh), (sx, sy) = st.radix, st.stride
     cin, cout = st.input_dims[2], st.output_dims[2]
     mult = cout // cin
-    w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, mult))
     gy, gx = geometry(st)
     xp = pad(x, gy, gx)
     oh, ow = gy[0], gx[0]
+    if mult == 1 and sx == 1 and cin < EINSUM_CHANNELS:
+        return _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy)
+    w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, mult))
     if mult == 1 and cin >= EINSUM_CHANNELS:
         s0, s1, s2 = xp.strides
         win = as_strided(xp, shape=(oh, ow, kh, kw, cin),
@@ -104,6 +106,23 @@ def depth_convolution(st, x, ctx):
                 np.multiply(xs, w[ky, kx, :, 0], out=tmp)
             acc += tmp
     return acc.reshape(oh, ow, cout)
+
+
+def _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy):
+    """Few channels, stride 1 across: each tap's input rows are contiguous
+    (W x C values), so multiply whole rows by the tap's weights tiled W
+    times. Broadcasting a C-vector instead would leave numpy an inner loop
+    of C values (2-3x slower at C = 16). Same operations, same order."""
+    w = ctx.const("taps", lambda a: np.tile(
+        a.reshape(kh, kw, 1, cin), (1, 1, ow, 1)).reshape(kh, kw, ow * cin))
+    acc = np.zeros((oh, ow * cin), np.float32)
+    tmp = np.empty_like(acc)
+    for ky in range(kh):
+        for kx in range(kw):
+            xs = shifted(xp, ky, kx, oh, ow, sy, 1).reshape(oh, ow * cin)
+            np.multiply(xs, w[ky, kx], out=tmp)
+            acc += tmp
+    return acc.reshape(oh, ow, cin)
 
 
 def deconvolution(st, x, ctx):
