@@ -10,7 +10,7 @@ from zoo.settings import load_settings
 
 
 class CheckpointError(RuntimeError):
-    pass
+    """The tarball lacks the checkpoint files the catalogue names."""
 
 
 def obtain_tarball(job):

@@ -7,7 +7,7 @@ VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 
 
 class FreezeError(RuntimeError):
-    pass
+    """The checkpoint does not fit the graph, or cannot be read."""
 
 
 def _graph_variables(graph_def):

@@ -19,7 +19,7 @@ _FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class CatalogueError(ValueError):
-    pass
+    """A catalogue entry is malformed; the message names entry and field."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ SOURCES = ("official", "synthetic")
 
 
 class SettingsError(ValueError):
-    pass
+    """pipeline.yaml is missing, malformed or out of range."""
 
 
 @dataclass(frozen=True)
