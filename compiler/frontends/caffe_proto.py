@@ -8,17 +8,12 @@ parsing keeps them, text parsing skips them. Enums are declared whole, so an
 unsupported layer type reaches the frontend (Error 4) instead of failing the
 parse. The messages live in a private descriptor pool and package.
 """
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2
 from google.protobuf import text_format
 
-_F = descriptor_pb2.FieldDescriptorProto
-PACKAGE = "zoo_to_stick.caffe"
+from .protodecl import add_field, message_classes
 
-_SCALARS = {
-    "int32": _F.TYPE_INT32, "int64": _F.TYPE_INT64, "uint32": _F.TYPE_UINT32,
-    "float": _F.TYPE_FLOAT, "double": _F.TYPE_DOUBLE, "bool": _F.TYPE_BOOL,
-    "string": _F.TYPE_STRING,
-}
+PACKAGE = "zoo_to_stick.caffe"
 
 # V1LayerParameter.LayerType (the legacy ``layers`` form).
 V1_TYPES = {
@@ -167,20 +162,8 @@ _MESSAGES = {
 
 def _field(msg, spec):
     name, number, ftype, label = spec[:4]
-    f = msg.field.add(name=name, number=number)
-    f.label = _F.LABEL_REPEATED if label in "*p" else _F.LABEL_OPTIONAL
-    if label == "p":
-        f.options.packed = True
-    if ftype in _SCALARS:
-        f.type = _SCALARS[ftype]
-    elif ftype.startswith("enum:"):
-        f.type = _F.TYPE_ENUM
-        f.type_name = f".{PACKAGE}.{ftype[5:]}"
-    else:
-        f.type = _F.TYPE_MESSAGE
-        f.type_name = f".{PACKAGE}.{ftype}"
-    if len(spec) > 4:
-        f.default_value = spec[4]
+    add_field(msg, PACKAGE, name, number, ftype, repeated=label in "*p",
+              packed=label == "p", default=spec[4] if len(spec) > 4 else None)
 
 
 def _file_proto():
@@ -200,11 +183,7 @@ def _file_proto():
 
 
 def _build():
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(_file_proto())
-    return {name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"{PACKAGE}.{name}"))
-        for name in _MESSAGES}
+    return message_classes(_file_proto(), PACKAGE, _MESSAGES)
 
 
 _CLASSES = _build()

@@ -9,9 +9,10 @@ keeps them as unknown fields. The messages live in a private descriptor pool
 under their own package so they never clash with TensorFlow's own classes
 when both are loaded in one process.
 """
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2
 
-_F = descriptor_pb2.FieldDescriptorProto
+from .protodecl import add_field, message_classes
+
 PACKAGE = "zoo_to_stick.tf"
 
 # DataType enum values (types.proto) and the numpy dtype names they map to.
@@ -20,13 +21,6 @@ DT_STRING, DT_INT64, DT_BOOL, DT_HALF = 7, 9, 10, 19
 NUMPY_TYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8",
                5: "int16", 6: "int8", 9: "int64", 10: "bool", 17: "uint16",
                19: "float16", 22: "uint32", 23: "uint64"}
-
-_SCALARS = {
-    "int32": _F.TYPE_INT32, "int64": _F.TYPE_INT64, "uint32": _F.TYPE_UINT32,
-    "uint64": _F.TYPE_UINT64, "float": _F.TYPE_FLOAT,
-    "double": _F.TYPE_DOUBLE, "bool": _F.TYPE_BOOL,
-    "string": _F.TYPE_STRING, "bytes": _F.TYPE_BYTES,
-}
 
 # message name -> [(field name, number, type, repeated?, oneof index?)]
 # type is a scalar name above or a message name; DataType is an int32 enum
@@ -74,15 +68,8 @@ _MESSAGES = {
 def _add_fields(msg, fields):
     for spec in fields:
         name, number, ftype, repeated = spec[:4]
-        f = msg.field.add(name=name, number=number)
-        f.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
-        if ftype in _SCALARS:
-            f.type = _SCALARS[ftype]
-        else:
-            f.type = _F.TYPE_MESSAGE
-            f.type_name = f".{PACKAGE}.{ftype}"
-        if len(spec) > 4:
-            f.oneof_index = spec[4]
+        add_field(msg, PACKAGE, name, number, ftype, bool(repeated),
+                  oneof=spec[4] if len(spec) > 4 else None)
 
 
 def _file_proto():
@@ -106,14 +93,9 @@ def _file_proto():
 
 
 def _build():
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(_file_proto())
-    classes = {}
-    for name in ("GraphDef", "NodeDef", "AttrValue", "TensorProto",
-                 "TensorShapeProto", "NameAttrList", "VersionDef"):
-        desc = pool.FindMessageTypeByName(f"{PACKAGE}.{name}")
-        classes[name] = message_factory.GetMessageClass(desc)
-    return classes
+    return message_classes(_file_proto(), PACKAGE, (
+        "GraphDef", "NodeDef", "AttrValue", "TensorProto",
+        "TensorShapeProto", "NameAttrList", "VersionDef"))
 
 
 _CLASSES = _build()
