@@ -74,12 +74,19 @@ def _window(stage, node, ksize):
         stage.pad = (a["pads"][1], a["pads"][0])
 
 
-def lower_conv(stage, node, graph, data):
-    w = node.attrs["weights"]
-    kh, kw, cin, cout = w.shape
-    _window(stage, node, (kh, kw))
-    _weights(stage, data, w, (kh * kw, cin, cout))
-    return Op.CONV
+def _lower_hwio(op):
+    """Convolution and deconvolution: taps [kh][kw][cin][cout], a window."""
+    def lower(stage, node, graph, data):
+        w = node.attrs["weights"]
+        kh, kw, cin, cout = w.shape
+        _window(stage, node, (kh, kw))
+        _weights(stage, data, w, (kh * kw, cin, cout))
+        return op
+    return lower
+
+
+lower_conv = _lower_hwio(Op.CONV)
+lower_deconv = _lower_hwio(Op.DECONV)
 
 
 def lower_depthwise(stage, node, graph, data):
@@ -88,14 +95,6 @@ def lower_depthwise(stage, node, graph, data):
     _window(stage, node, (kh, kw))
     _weights(stage, data, w, (kh * kw, cin, cin * mult))
     return Op.DEPTH_CONV
-
-
-def lower_deconv(stage, node, graph, data):
-    w = node.attrs["weights"]
-    kh, kw, cin, cout = w.shape
-    _window(stage, node, (kh, kw))
-    _weights(stage, data, w, (kh * kw, cin, cout))
-    return Op.DECONV
 
 
 def lower_prelu(stage, node, graph, data):

@@ -38,6 +38,14 @@ def _hw(rep, has_h, h, w, default):
     return vals[0], vals[-1]
 
 
+def _conv_window(p):
+    """(kernel, stride, pad) as (h, w) pairs of a convolution_param."""
+    return (_hw(p.kernel_size, p.HasField("kernel_h"), p.kernel_h,
+                p.kernel_w, 0),
+            _hw(p.stride, p.HasField("stride_h"), p.stride_h, p.stride_w, 1),
+            _hw(p.pad, p.HasField("pad_h"), p.pad_h, p.pad_w, 0))
+
+
 class Runner:
     """Builds the TF graph layer by layer; blobs maps names to tensors."""
 
@@ -60,10 +68,7 @@ class Runner:
     # ---------------------------------------------------------- layers
     def Convolution(self, layer, x):
         tf, p = self.tf, layer.param("convolution_param")
-        k = _hw(p.kernel_size, p.HasField("kernel_h"), p.kernel_h,
-                p.kernel_w, 0)
-        s = _hw(p.stride, p.HasField("stride_h"), p.stride_h, p.stride_w, 1)
-        pad = _hw(p.pad, p.HasField("pad_h"), p.pad_h, p.pad_w, 0)
+        k, s, pad = _conv_window(p)
         d = _hw(p.dilation, False, 0, 0, 1)
         cin, g, n = int(x.shape[3]), int(p.group), int(p.num_output)
         w = self.blob(layer, 0, (n, cin // g) + k)
@@ -76,10 +81,7 @@ class Runner:
 
     def Deconvolution(self, layer, x):
         tf, p = self.tf, layer.param("convolution_param")
-        k = _hw(p.kernel_size, p.HasField("kernel_h"), p.kernel_h,
-                p.kernel_w, 0)
-        s = _hw(p.stride, p.HasField("stride_h"), p.stride_h, p.stride_w, 1)
-        pad = _hw(p.pad, p.HasField("pad_h"), p.pad_h, p.pad_w, 0)
+        k, s, pad = _conv_window(p)
         cin, n = int(x.shape[3]), int(p.num_output)
         w = self.blob(layer, 0, (cin, n) + k)
         full = [s[i] * (int(x.shape[1 + i]) - 1) + k[i] for i in (0, 1)]

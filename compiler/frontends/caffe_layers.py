@@ -397,12 +397,19 @@ def _channel_blob(ctx, layer, i, c, num_axes):
     return ctx.blob(layer, i, (c,))
 
 
-def scale(ctx, layer):
+def _per_channel(ctx, layer, param, kind):
+    """(bottom, params) of a Scale/Bias with one learned value per channel,
+    the only form NCSDK compiled."""
     x = ctx.bottom(layer)
-    p = layer.param("scale_param")
+    p = layer.param(param)
     if len(layer.bottom) != 1 or p.axis != 1 or p.num_axes not in (0, 1):
         fail(STAGE_DETAILS, f"layer {layer.name}: only a learned "
-             "per-channel Scale is supported")
+             f"per-channel {kind} is supported")
+    return x, p
+
+
+def scale(ctx, layer):
+    x, p = _per_channel(ctx, layer, "scale_param", "Scale")
     c = x.shape[3]
     attrs = dict(scale=_channel_blob(ctx, layer, 0, c, p.num_axes))
     if p.bias_term:
@@ -411,11 +418,7 @@ def scale(ctx, layer):
 
 
 def bias(ctx, layer):
-    x = ctx.bottom(layer)
-    p = layer.param("bias_param")
-    if len(layer.bottom) != 1 or p.axis != 1 or p.num_axes not in (0, 1):
-        fail(STAGE_DETAILS, f"layer {layer.name}: only a learned "
-             "per-channel Bias is supported")
+    x, p = _per_channel(ctx, layer, "bias_param", "Bias")
     return [ctx.add(layer.name, "bias_add", [x], x.shape,
                     bias=_channel_blob(ctx, layer, 0, x.shape[3],
                                        p.num_axes))]
