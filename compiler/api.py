@@ -19,6 +19,9 @@ class CompileResult:
     scratch_bytes: int
     stages: list = field(default_factory=list)   # ncsformat.Stage records
     name: str = ""
+    input_node: str = ""          # what the network was cut at, and the
+    output_node: str = ""         # input's (1, H, W, C): a checker feeds the
+    input_shape: tuple = ()       # framework the same tensor
 
     @property
     def stage_count(self):
@@ -33,12 +36,13 @@ def check_shaves(shaves):
 def compile_graph(graph, shaves=1, name="network"):
     """IR graph -> CompileResult (passes, memory plan, writer)."""
     check_shaves(shaves)
+    ends = (graph.input, graph.output, tuple(graph.node(graph.input).shape))
     graph = passes.run_all(graph)
     plan = plan_memory(graph)
     stages, data = lower(graph, plan)
     del graph   # its float32 constants are in `data` as fp16 now
     blob = pack(name, shaves, stages, data)
-    return CompileResult(blob, plan.scratch_bytes, stages, name)
+    return CompileResult(blob, plan.scratch_bytes, stages, name, *ends)
 
 
 def compile_file(network, weights=None, shaves=1, input_node=None,

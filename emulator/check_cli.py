@@ -89,20 +89,15 @@ def build_parser():
 # ---------------------------------------------------------------- steps
 
 def compile_network(args):
-    """compile_file with the CLI's options; (CompileResult, IR graph)."""
-    from compiler import frontends
+    """compile_file with the CLI's options (the result names its ends)."""
     from compiler.api import compile_file
     from compiler.cli import weights_argument
 
-    weights = weights_argument(args.network, args.weights)
-    options = {"input_node": args.input_node,
-               "output_node": args.output_node,
-               "input_size": args.input_size}
-    result = compile_file(args.network, weights=weights, shaves=args.shaves,
-                          **options)
-    # The IR again, for the input shape and the input/output node names.
-    load = frontends.loader_for(Path(args.network).suffix)
-    return result, load(str(args.network), weights, options)
+    return compile_file(args.network,
+                        weights=weights_argument(args.network, args.weights),
+                        shaves=args.shaves, input_node=args.input_node,
+                        output_node=args.output_node,
+                        input_size=args.input_size)
 
 
 def graph_file_bytes(result, output):
@@ -152,17 +147,17 @@ class ReferenceMissing(RuntimeError):
     """The framework side cannot run (e.g. no Caffe reference yet)."""
 
 
-def run_reference(args, ir_graph, x):
+def run_reference(args, result, x):
     """The framework's output on x (H, W, C float32), flat float32."""
     suffix = Path(args.network).suffix.lower()
     if suffix == ".pb":
         from steps.tfrun import run_frozen
-        out = run_frozen(args.network, ir_graph.input, ir_graph.output,
-                         x[None])
+        out = run_frozen(args.network, result.input_node,
+                         result.output_node, x[None])
     elif suffix == ".meta":
         from compiler.frontends.tf_meta import run_session
-        out = run_session(args.network, args.weights, ir_graph.input,
-                          ir_graph.output, x[None])
+        out = run_session(args.network, args.weights, result.input_node,
+                          result.output_node, x[None])
     elif suffix == ".prototxt":
         try:
             from steps.caffe_reference import run_caffe_reference
@@ -194,15 +189,15 @@ def save_npy(path, array):
 
 def check(args):
     """The whole check; returns the exit status (0 pass, 1 fail)."""
-    result, ir_graph = compile_network(args)
-    x, described = make_input(args, ir_graph.node(ir_graph.input).shape)
+    result = compile_network(args)
+    x, described = make_input(args, result.input_shape)
     blob = graph_file_bytes(result, args.output)
     x16 = x.astype(np.float16)
     stick = stick_result(blob, x16)
-    expected = run_reference(args, ir_graph, x16.astype(np.float32))
+    expected = run_reference(args, result, x16.astype(np.float32))
     report = metrics.compare(stick.astype(np.float32), expected)
-    print(f"mvNCCheck: {args.network} ({ir_graph.input} -> "
-          f"{ir_graph.output}), {result.stage_count} stages")
+    print(f"mvNCCheck: {args.network} ({result.input_node} -> "
+          f"{result.output_node}), {result.stage_count} stages")
     print(f"Input: {described}")
     print(metrics.format_report(stick, expected, report))
     prefix = args.save_prefix
