@@ -5,13 +5,11 @@ checkpoint is looked up by variable name, so names, shapes and creation order
 must match ``research/slim/nets/inception_resnet_v2.py``.
 """
 from zoo.tfcompat import tf, tf1, slim
+from zoo.nets.inception_utils import branches as _branches
+from zoo.nets.inception_utils import conv as _conv
 from zoo.nets.inception_utils import fc_logits
 
 _POOL_AND_CONV = [slim.conv2d, slim.max_pool2d, slim.avg_pool2d]
-
-
-def _conv(net, depth, kernel, name, **kwargs):
-    return slim.conv2d(net, depth, kernel, scope=name, **kwargs)
 
 
 def _chain(net, layers):
@@ -19,15 +17,6 @@ def _chain(net, layers):
     for depth, kernel, name in layers:
         net = _conv(net, depth, kernel, name)
     return net
-
-
-def _branches(net, *branch_fns):
-    """Run each branch in its Branch_i scope and concatenate along channels."""
-    outputs = []
-    for index, branch_fn in enumerate(branch_fns):
-        with tf1.variable_scope("Branch_%d" % index):
-            outputs.append(branch_fn(net))
-    return tf.concat(axis=3, values=outputs)
 
 
 def _residual(net, mixed, scale, activation_fn):

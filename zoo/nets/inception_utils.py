@@ -37,3 +37,16 @@ def fc_logits(net, num_classes, end_points):
     end_points["Logits"] = logits
     end_points["Predictions"] = tf.nn.softmax(logits, name="Predictions")
     return logits
+
+
+def conv(net, depth, kernel, name, **kwargs):
+    return slim.conv2d(net, depth, kernel, scope=name, **kwargs)
+
+
+def branches(net, *branch_fns):
+    """Run each branch in its Branch_i scope and concatenate along channels."""
+    outputs = []
+    for index, branch_fn in enumerate(branch_fns):
+        with tf1.variable_scope("Branch_%d" % index):
+            outputs.append(branch_fn(net))
+    return tf.concat(axis=3, values=outputs)

@@ -5,14 +5,12 @@ checkpoint is looked up by variable name, so names, shapes and creation order
 must match ``research/slim/nets/inception_v4.py``.
 """
 from zoo.tfcompat import tf, tf1, slim
+from zoo.nets.inception_utils import branches as _branches
+from zoo.nets.inception_utils import conv as _conv
 from zoo.nets.inception_utils import fc_logits, inception_arg_scope
 
 _SAME_STRIDE_1 = dict(stride=1, padding="SAME")
 _POOL_AND_CONV = [slim.conv2d, slim.avg_pool2d, slim.max_pool2d]
-
-
-def _conv(net, depth, kernel, name, **kwargs):
-    return slim.conv2d(net, depth, kernel, scope=name, **kwargs)
 
 
 def _reduce(net, depth, name):
@@ -34,15 +32,6 @@ def _split_1x3_3x1(net, depth, names):
     """Two parallel 1x3 and 3x1 convs, concatenated (Inception-C branches)."""
     return tf.concat(axis=3, values=[_conv(net, depth, [1, 3], names[0]),
                                      _conv(net, depth, [3, 1], names[1])])
-
-
-def _branches(net, *branch_fns):
-    """Run each branch in its Branch_i scope and concatenate along channels."""
-    outputs = []
-    for index, branch_fn in enumerate(branch_fns):
-        with tf1.variable_scope("Branch_%d" % index):
-            outputs.append(branch_fn(net))
-    return tf.concat(axis=3, values=outputs)
 
 
 def block_inception_a(net, scope=None):
