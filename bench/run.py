@@ -81,7 +81,7 @@ def main():
 
     cli = compile_process(frozen, entry)
 
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     def tflite():
         conv = tf1.lite.TFLiteConverter.from_frozen_graph(
             str(frozen), [entry.input_node], [entry.output_node])
@@ -96,7 +96,7 @@ def main():
           " small nets are dominated by the interpreter itself)")
 
     from steps.check import random_input
-    from steps.tfrun import run_frozen
+    from references.tensorflow import run_frozen
     from emulator import mvncapi as mvnc
     x16 = random_input((entry.image_size,) * 2 + (3,), entry.input_range, 0)
     blob = job.paths.graph.read_bytes()
@@ -107,7 +107,7 @@ def main():
     emu = best_of(emulated, args.repeat)
     graph.DeallocateGraph(); dev.CloseDevice()
 
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     gd = tf1.GraphDef(); gd.ParseFromString(frozen.read_bytes())
     with tf.Graph().as_default() as g:
         tf1.import_graph_def(gd, name="")

@@ -21,7 +21,10 @@ MAX_SCRATCH = 100 * 1024 * 1024      # Error 35 above this
 MAX_OUTPUT_VALUES = 64 * 1024 * 1024  # host refuses a larger result
 OPT_MASK = 0x80000000
 FP16 = 2                             # datatype and precision
-STORAGE_YXZ = 2
+STORAGE_YXZ = 2                      # what this project writes
+# Storage order values NCSDK 1.x knew; its Caffe graphs say ZYX (4) on every
+# stage while their strides are YXZ ones: the strides give the layout.
+STORAGE_ORDERS = {0: "XYZ", 1: "XZY", 2: "YXZ", 3: "YZX", 4: "ZYX", 5: "ZXY"}
 
 
 class Op(IntEnum):
@@ -42,13 +45,31 @@ class Op(IntEnum):
     PROD = 13
     MAX = 14
     SCALE = 15
+    RELAYOUT = 16
+    SQUARE = 17
+    INNER_LRN = 18
+    COPY = 19
     SIGMOID = 20
     TANH = 21
     DECONV = 22
     ELU = 23
     RESHAPE = 24
+    TO_PLANE_MAJOR = 25
+    POWER = 26
     CROP = 27
+    DROPOUT = 28
+    MAXOUT = 29
+    NORMALIZATION = 30
     LEAKY_RELU = 31
+    R_RELU = 32
+    BNLL = 33
+    ABS = 34
+    STOCHASTIC_POOLING = 35
+    CONV_HW = 36
+    MAX_POOL_HW = 37
+    AVG_POOL_HW = 38
+    FC_HW = 39
+    CONV_POOL_HW = 40
 
 
 # Ops (as stage or postOp) whose post_param1 is a float parameter.

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from emulator import metrics
+from ncsdk import metrics
 from emulator.infer import run_once
 from steps.artifacts import write_bytes, write_json
 
@@ -58,7 +58,7 @@ def _plain(obj):
 def check_graph(graph_path, frozen_pb, input_node, output_node, image_size,
                 value_range, seed, out_dir):
     """Run both sides, write result/expected .npy and check.json; return it."""
-    from steps.tfrun import run_frozen
+    from references.tensorflow import run_frozen
 
     x16 = random_input((image_size, image_size, 3), value_range, seed)
     with open(graph_path, "rb") as f, _one_blas_thread():

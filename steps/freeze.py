@@ -20,7 +20,7 @@ def _graph_variables(graph_def):
 
 def check_checkpoint(graph_def, prefix):
     """Every variable the graph has must be in the checkpoint, same shape."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
 
     try:
         reader = tf1.train.NewCheckpointReader(str(prefix))
@@ -40,7 +40,7 @@ def check_checkpoint(graph_def, prefix):
 def freeze_graph(inference_pb, checkpoint_prefix, output_node, out_path,
                  checkpoint_format="v2"):
     """TF's freeze_graph, in a fresh graph, written atomically."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     from tensorflow.python.tools import freeze_graph as tf_freeze
 
     graph_def = tf1.GraphDef()

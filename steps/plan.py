@@ -92,7 +92,7 @@ def fetch_key(job):
             "seed": job.seed,
             "entry": _fields(e, "model_name", "image_size", "num_classes"),
             "code": code_digest("steps/synthetic.py", "zoo/nets",
-                                "zoo/tfcompat.py"),
+                                "tfcompat"),
             "tools": tool_versions(*TF_TOOLS)}
     return digest(parts)
 
@@ -102,7 +102,7 @@ def export_key(job):
                    "entry": _fields(job.entry, "model_name", "image_size",
                                     "num_classes"),
                    "code": code_digest("steps/export.py", "zoo/nets",
-                                       "zoo/tfcompat.py"),
+                                       "tfcompat"),
                    "tools": tool_versions(*TF_TOOLS)})
 
 
@@ -110,7 +110,7 @@ def freeze_key(job):
     return digest({"step": "freeze", "fetch": fetch_key(job),
                    "export": export_key(job),
                    "entry": _fields(job.entry, "output_node"),
-                   "code": code_digest("steps/freeze.py", "zoo/tfcompat.py"),
+                   "code": code_digest("steps/freeze.py", "tfcompat"),
                    "tools": tool_versions(*TF_TOOLS)})
 
 
@@ -128,7 +128,8 @@ def check_key(job):
                    "seed": job.seed,
                    "entry": _fields(job.entry, "input_node", "output_node",
                                     "input_range", "image_size"),
-                   "code": code_digest("steps/check.py", "steps/tfrun.py",
+                   "code": code_digest("steps/check.py", "ncsdk/metrics.py",
+                                       "references/tensorflow.py",
                                        "emulator", "ncsformat"),
                    "tools": tool_versions(*TF_TOOLS)})
 
@@ -136,7 +137,8 @@ def check_key(job):
 def profile_key(job):
     """The profile depends on the graph file and the emulator's cost model."""
     return digest({"step": "profile", "compile": compile_key(job),
-                   "code": code_digest("steps/profile.py", "emulator",
+                   "code": code_digest("steps/profile.py", "ncsdk/profile.py",
+                                       "ncsdk/profile_report.py", "emulator",
                                        "ncsformat"),
                    "tools": tool_versions("numpy")})
 

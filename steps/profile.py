@@ -10,8 +10,8 @@ REPORTS = ("html", "csv", "json")
 
 def profile_graph(graph_path, out_dir, network):
     """Profile the graph file at `graph_path`; return (Profile, paths)."""
-    from emulator.profile_cli import profile_blob
-    from emulator.profile_report import report_texts
+    from ncsdk.profile import profile_blob
+    from ncsdk.profile_report import report_texts
 
     profile = profile_blob(graph_path.read_bytes(), network)
     texts = report_texts(profile)

@@ -59,7 +59,7 @@ def _calibrate_logits(sess, graph, variables, seed, target_std=2.0):
 
 def save_synthetic_checkpoint(entry, out_dir, seed=0):
     """Write the entry's checkpoint files into out_dir; return their paths."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     from zoo.nets import build_inference_graph
 
     graph = build_inference_graph(entry.model_name, entry.image_size,

@@ -75,7 +75,7 @@ def close(got, want, tol=0.02):
 def tf_conv(x, w_oihw, b=None, stride=(1, 1), pad=(0, 0), dilation=(1, 1),
             group=1):
     """Caffe convolution in TF: explicit symmetric pad, VALID, per group."""
-    from zoo.tfcompat import tf
+    from tfcompat import tf
 
     def build(t):
         t = tf.pad(t, [[0, 0], [pad[0]] * 2, [pad[1]] * 2, [0, 0]])
@@ -91,7 +91,7 @@ def tf_conv(x, w_oihw, b=None, stride=(1, 1), pad=(0, 0), dilation=(1, 1),
 
 def tf_deconv(x, w_iohw, b, stride, pad):
     """Caffe deconvolution: TF's transposed conv (full size), then crop."""
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     h, w, _ = x.shape
     cout, kh, kw = w_iohw.shape[1:]
     fh, fw = stride[0] * (h - 1) + kh, stride[1] * (w - 1) + kw
@@ -115,7 +115,7 @@ def caffe_pool_out(size, k, s, p):
 def tf_pool(x, method, k, s, p):
     """Caffe pooling: ceil rounding by padding bottom/right; average divides
     by the window clipped to [-pad, size + pad)."""
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     h, w, _ = x.shape
     oh, ow = (caffe_pool_out(n, k[i], s[i], p[i]) for i, n in
               enumerate((h, w)))
@@ -148,13 +148,13 @@ def chw_flat(x_hwc):
 
 
 def tf_fc(x_hwc, w, b):
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     return tf_eval(lambda t: tf.matmul(t, np.asarray(w, np.float32).T) + b,
                    chw_flat(x_hwc)[None])[0]
 
 
 def tf_lrn(x, size, alpha, beta, k):
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     return tf_eval(lambda t: tf.nn.local_response_normalization(
         t, size // 2, k, alpha / size, beta), x[None])[0]
 

@@ -11,11 +11,11 @@ import numpy as np
 from compiler_helpers import freeze
 
 BIN = Path(sys.executable).parent
-MODULES = {"mvNCCompile": "compiler.cli", "mvNCCheck": "emulator.check_cli"}
+MODULES = {"mvNCCompile": "ncsdk.compile", "mvNCCheck": "ncsdk.check"}
 
 
 def tf1():
-    from zoo.tfcompat import tf1 as v1
+    from tfcompat import tf1 as v1
     return v1
 
 

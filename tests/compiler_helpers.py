@@ -14,7 +14,7 @@ def freeze(build, output):
 
     ``build`` returns a dict of extra tensors to evaluate (may be empty).
     """
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     g = tf1.Graph()
     with g.as_default():
         extra = build() or {}
@@ -28,7 +28,7 @@ def freeze(build, output):
 
 def run_frozen(pb_bytes, feeds, fetch):
     """Evaluate a frozen GraphDef with TF (the independent reference)."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     gd = tf1.GraphDef.FromString(pb_bytes)
     g = tf1.Graph()
     with g.as_default():

@@ -120,7 +120,7 @@ def f16(a):
 
 def tf_eval(build, *arrays):
     """Evaluates build(*placeholders) in a fresh TF1 graph on NHWC batches."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     g = tf1.Graph()
     with g.as_default():
         phs = [tf1.constant(np.asarray(a, np.float32)) for a in arrays]

@@ -450,7 +450,7 @@ def synthetic_tarball(tmp_path_factory, name=SMALL, seed=0):
 _SMALL_GRAPH_CODE = r'''
 import sys
 import numpy as np
-from zoo.tfcompat import tf, tf1
+from tfcompat import tf, tf1
 rng = np.random.default_rng(7)
 def const(*shape):
     return tf.constant(rng.normal(0, 0.3, shape).astype(np.float32))

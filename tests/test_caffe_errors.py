@@ -4,7 +4,7 @@ import pytest
 
 from caffe_helpers import compile_caffe, net
 from compiler import CompileError
-from compiler.cli import main
+from ncsdk.compile import main
 
 RELU = 'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n'
 

@@ -58,7 +58,7 @@ def test_zero_weights_run_to_a_uniform_distribution(googlenet):
 def test_mvnccompile_command_line(tmp_path):
     out = tmp_path / "googlenet.graph"
     proc = subprocess.run(
-        [sys.executable, "-m", "compiler.cli", str(PROTOTXT), "-s", "12",
+        [sys.executable, "-m", "ncsdk.compile", str(PROTOTXT), "-s", "12",
          "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "stages: 75" in proc.stdout
@@ -86,9 +86,9 @@ def _random_weights(stages, rng):
 
 
 def test_random_weights_agree_with_the_tf_reference(googlenet, tmp_path):
-    """The whole net on the stick against steps.caffe_reference (TF)."""
+    """The whole net on the stick against references.caffe (TF)."""
     from caffe_helpers import caffemodel, close, run_stick
-    from steps.caffe_reference import run_caffe_reference
+    from references.caffe import run_caffe_reference
     rng = np.random.default_rng(0)
     model = tmp_path / "googlenet.caffemodel"
     model.write_bytes(caffemodel(_random_weights(googlenet.stages, rng)))

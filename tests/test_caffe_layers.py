@@ -122,7 +122,7 @@ def test_batchnorm_alone_is_a_scale_stage(tmp_path, rng):
     got, result = _run(tmp_path, x.shape, _affine_net(
         "BatchNorm", "batch_norm_param { eps: 0.001 }"),
         {"l": [mean * 2, var * 2, factor]}, x)
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     want = tf_unary(lambda t: tf.nn.batch_normalization(
         t, mean, var, None, None, 1e-3), x)
     close(got, want)
@@ -149,7 +149,7 @@ def test_scale_and_bias(tmp_path, rng):
     ("Softmax", "", lambda tf, t: tf.nn.softmax(t, axis=-1)),
 ])
 def test_elementwise_activations(tmp_path, rng, layer, param, fn):
-    from zoo.tfcompat import tf
+    from tfcompat import tf
     x = rand(rng, 3, 4, 6)
     got, _ = _run(tmp_path, x.shape, _affine_net(layer, param), None, x)
     close(got, tf_unary(lambda t: fn(tf, t), x))

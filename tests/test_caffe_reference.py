@@ -1,10 +1,10 @@
-"""steps.caffe_reference (the "expected" side of mvNCCheck for Caffe) against
+"""references.caffe (the "expected" side of mvNCCheck for Caffe) against
 values computed by hand, and against the stick on a small random net."""
 import numpy as np
 
 from caffe_helpers import caffemodel, close, compile_caffe, net, rand, \
     run_stick
-from steps.caffe_reference import run_caffe_reference
+from references.caffe import run_caffe_reference
 
 
 def _files(tmp_path, text, blobs):

@@ -1,4 +1,4 @@
-"""mvNCCheck (emulator.check_cli) in-process: passing and failing checks,
+"""mvNCCheck (ncsdk.check) in-process: passing and failing checks,
 the image preprocessing against a hand computation, -id, -M .npy and the
 .npy outputs. Expected values come from TensorFlow run here or from hand
 arithmetic, never from the code under test."""
@@ -7,14 +7,14 @@ import pytest
 
 from cli_helpers import frozen_pb, last_line
 from compiler_helpers import run_frozen
-from emulator.check_cli import main
+from ncsdk.check import main
 
-import zoo.tfcompat  # noqa: F401
+import tfcompat  # noqa: F401
 H, W = 8, 12           # network input: height 8, width 12 (not square)
 
 
 def _classifier():
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     rng = np.random.default_rng(11)
     x = tf1.placeholder(tf1.float32, [1, H, W, 3], name="input")
     y = tf1.nn.relu(tf1.nn.conv2d(
@@ -28,7 +28,7 @@ def _classifier():
 
 def _identity():
     """1x1 conv with the identity matrix: the output is the input tensor."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     x = tf1.placeholder(tf1.float32, [1, H, W, 3], name="input")
     tf1.nn.conv2d(x, np.eye(3, dtype=np.float32).reshape(1, 1, 3, 3),
                   [1, 1, 1, 1], "SAME", name="out")
@@ -36,7 +36,7 @@ def _identity():
 
 def _overflow():
     """Finite in float32, but the middle layer exceeds fp16's 65504."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     x = tf1.placeholder(tf1.float32, [1, H, W, 3], name="input")
     y = tf1.nn.conv2d(x, np.full((3, 3, 3, 4), 100, np.float32),
                       [1, 1, 1, 1], "SAME")
@@ -186,7 +186,7 @@ def test_help_explains_every_flag(capsys):
 
 def test_caffe_prototxt_against_the_caffe_reference(tmp_path, capsys):
     """A Caffe 1x1 convolution that permutes channels and adds a bias: the
-    expected side (steps.caffe_reference) and the stick both give the hand
+    expected side (references.caffe) and the stick both give the hand
     result on the documented random input."""
     from caffe_helpers import caffemodel, net
     perm = [1, 2, 0]
@@ -211,7 +211,7 @@ def test_caffe_prototxt_against_the_caffe_reference(tmp_path, capsys):
 
 def test_stick_refusal_is_exit_2(nets, tmp_path, capsys, monkeypatch):
     """A graph the stick refuses: the NCSDK status, no traceback."""
-    import emulator.check_cli as cli
+    import ncsdk.check as cli
     monkeypatch.setattr(cli, "graph_file_bytes", lambda result, out: b"x")
     status, out, err = _run(capsys, nets["identity"], "--save",
                             tmp_path / "o")

@@ -10,14 +10,14 @@ import pytest
 
 import compiler.writer
 from cli_helpers import frozen_pb, last_line, run_script, save_mnist
-from compiler.cli import main as compile_main
-from emulator.check_cli import main as check_main
+from ncsdk.compile import main as compile_main
+from ncsdk.check import main as check_main
 
-import zoo.tfcompat  # noqa: F401
+import tfcompat  # noqa: F401
 
 
 def _tf1():
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     return tf1
 
 
@@ -48,7 +48,7 @@ def _grouped():
 def _is_training():
     """Batch norm switched by an is_training placeholder (the guide's
     warning: freeze it to False for inference)."""
-    from zoo.tfcompat import slim
+    from tfcompat import slim
     tf1 = _tf1()
     x = tf1.placeholder(tf1.float32, [1, 8, 8, 3], name="input")
     training = tf1.placeholder(tf1.bool, [], name="is_training")

@@ -6,7 +6,7 @@ import pytest
 from compiler import compile_file
 from compiler_helpers import freeze, run_frozen, write
 
-import zoo.tfcompat as tfc
+import tfcompat as tfc
 import emulator.reader as reader
 import emulator.executor as executor
 tf1 = tfc.tf1

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from compiler import compile_file
-from compiler.cli import main
+from ncsdk.compile import main
 from compiler.errors import MESSAGES, CompileError
 from compiler_helpers import freeze, write
 
-import zoo.tfcompat as tfc
+import tfcompat as tfc
 tf1 = tfc.tf1
 W = np.ones((3, 3, 3, 4), np.float32)
 
@@ -143,7 +143,7 @@ def test_cli_success_writes_default_graph(tmp_path, capsys, monkeypatch):
 
 
 def test_console_script_help_and_exit_status(tmp_path):
-    exe = [sys.executable, "-m", "compiler.cli"]
+    exe = [sys.executable, "-m", "ncsdk.compile"]
     help_text = subprocess.run(exe + ["--help"], capture_output=True,
                                text=True, check=True).stdout
     for flag in ("-w", "-s", "-in", "-on", "-is", "-o"):

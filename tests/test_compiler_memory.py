@@ -89,7 +89,7 @@ def check_memory_rules(blob, scratch_bytes):
 
 
 def _inception_like():
-    import zoo.tfcompat as tfc
+    import tfcompat as tfc
     tf1 = tfc.tf1
 
     def conv(x, cout, k=1, stride=1, pad="SAME"):

@@ -8,7 +8,7 @@ import ncsformat as nf
 from compiler import compile_file
 from compiler_helpers import Blob, freeze, run_frozen, write
 
-import zoo.tfcompat as tfc
+import tfcompat as tfc
 tf1, slim = tfc.tf1, tfc.slim
 Op = nf.Op
 # (stride, depth at multiplier 1.0) of the 13 separable layers

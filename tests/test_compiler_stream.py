@@ -9,7 +9,7 @@ from compiler.frontends.tf_graphdef import parse_graphdef, read_graphdef
 
 @pytest.fixture(scope="module")
 def pb_bytes():
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     with tf.Graph().as_default() as g:
         x = tf1.placeholder(tf.float32, [1, 8, 8, 3], name="input")
         w = tf1.constant([[[[0.5] * 4] * 3] * 3] * 3, name="w")

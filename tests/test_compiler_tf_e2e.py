@@ -10,7 +10,7 @@ import ncsformat as nf
 from compiler import compile_file
 from compiler_helpers import Blob, freeze, write
 
-import zoo.tfcompat as tfc
+import tfcompat as tfc
 tf1, slim = tfc.tf1, tfc.slim
 Op = nf.Op
 R = np.random.default_rng(1)

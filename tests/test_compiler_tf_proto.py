@@ -10,7 +10,7 @@ from google.protobuf import json_format
 
 from compiler.frontends import tf_graphdef, tf_proto
 
-import zoo.tfcompat as tf_mod
+import tfcompat as tf_mod
 tf, tf1 = tf_mod.tf, tf_mod.tf1
 
 
@@ -106,5 +106,5 @@ def test_no_tensorflow_module_needed_for_parsing():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
-                assert not name.startswith(("tensorflow", "zoo.tfcompat",
+                assert not name.startswith(("tensorflow", "tfcompat",
                                             "tf_slim")), path

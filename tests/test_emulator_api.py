@@ -7,7 +7,7 @@ from emulator import costmodel
 from emulator import mvncapi as mvnc
 from emulator.reader import load_graph
 from emulator_helpers import GraphBuilder, Op, PadStyle, f16, tf_eval
-from zoo.tfcompat import tf
+from tfcompat import tf
 
 
 def graph_file():

@@ -6,7 +6,7 @@ import pytest
 
 from emulator.executor import GuardBandError
 from emulator_helpers import GraphBuilder, Op, PadStyle, Region, f16, run, tf_eval
-from zoo.tfcompat import tf
+from tfcompat import tf
 
 rng = np.random.default_rng(7)
 

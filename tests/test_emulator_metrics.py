@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from emulator.metrics import compare, format_report, top5
+from ncsdk.metrics import compare, format_report, top5
 
 EXPECTED = np.array([10.0, 5.0, 0.0, -2.0, 1.0])
 

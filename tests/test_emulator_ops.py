@@ -9,7 +9,7 @@ import pytest
 
 from emulator_helpers import (GraphBuilder, Op, PadStyle, f16, run, single,
                               tf_eval)
-from zoo.tfcompat import tf, tf1
+from tfcompat import tf, tf1
 
 rng = np.random.default_rng(1234)
 

@@ -21,7 +21,7 @@ def exported(tmp_path_factory):
 
 
 def _frozen_output(pb, entry, x):
-    from steps.tfrun import run_frozen
+    from references.tensorflow import run_frozen
     return run_frozen(pb, entry.input_node, entry.output_node, x)
 
 
@@ -51,7 +51,7 @@ def test_both_checkpoint_layouts_freeze_to_the_same_graph_values(exported, layou
 
 def _save_checkpoint(prefix, tensors):
     """A V2 checkpoint holding exactly `tensors` (name -> array)."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     with tf.Graph().as_default():
         variables = [tf1.Variable(v, name=n) for n, v in tensors.items()]
         with tf1.Session() as sess:

@@ -26,7 +26,7 @@ def test_inception_v1_builds_and_passes_the_check(tmp_path, monkeypatch):
     assert manifest["graph"]["scratch_bytes"] < 20 * 2**20
     # one stage per conv, pool and softmax of the frozen graph; nothing for
     # ConcatV2, batch norm, bias, relu, squeeze or reshape
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     from emulator.reader import load_graph
     gd = tf1.GraphDef()
     gd.ParseFromString((d / "inception_v1_frozen.pb").read_bytes())

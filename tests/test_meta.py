@@ -6,7 +6,7 @@ import pytest
 
 from cli_helpers import last_line, run_script, save_mnist
 
-import zoo.tfcompat  # noqa: F401
+import tfcompat  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_defaults_prefix_and_last_node(saved, tmp_path):
     """No -w: the meta file's own prefix; no -on: the last network node
     (softmax 'output'), not the Saver's nodes after it. -w as a prefix or as
     its .index file gives the same graph."""
-    from compiler.cli import main
+    from ncsdk.compile import main
 
     root, _, _ = saved
     meta = root / "mnist_inference.meta"
@@ -73,7 +73,8 @@ def test_defaults_prefix_and_last_node(saved, tmp_path):
 
 def test_freeze_is_the_session(saved):
     """The frozen GraphDef computes what the restored session computes."""
-    from compiler.frontends.tf_meta import freeze, run_session
+    from compiler.frontends.tf_meta import freeze
+    from references.tensorflow import run_session
     from compiler_helpers import run_frozen
 
     root, x, y = saved

@@ -45,7 +45,7 @@ def _cached_graph(model_name, image_size, num_classes):
 
 
 def _variables(graph):
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     with graph.as_default():
         return [[v.op.name, v.shape.as_list()] for v in tf1.global_variables()]
 
@@ -88,7 +88,7 @@ def test_unknown_model_name_is_rejected():
 def _freeze(graph, output_node):
     """Frozen GraphDef: any variable values will do for structure and shapes,
     and zeros are much cheaper to make than the random initial values."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     with graph.as_default(), tf1.Session(graph=graph) as sess:
         sess.run([tf1.assign(v, tf.zeros(v.shape, v.dtype.base_dtype))
                   for v in tf1.global_variables()])
@@ -102,7 +102,7 @@ def _op_types(graph_def):
 
 def _macs(graph_def):
     """Multiply-accumulates per op type, from the shapes of the frozen graph."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     graph = tf.Graph()
     with graph.as_default():
         tf1.import_graph_def(graph_def, name="")
@@ -124,7 +124,7 @@ def _macs(graph_def):
 
 @pytest.mark.parametrize("name", _params(FROZEN_NAMES))
 def test_frozen_graph_matches_reference(name):
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
     ref = _reference(name)
     frozen = _freeze(_graph(ref), ref["output_node"])
     assert _op_types(frozen) == ref["op_types_frozen"]

@@ -12,8 +12,8 @@ import pytest
 from compiler import compile_file
 from emulator import costmodel
 from emulator import mvncapi as mvnc
-from emulator.profile_cli import main, profile_blob, report_paths
-from emulator.profile_report import INPUT, stage_inputs
+from ncsdk.profile import main, profile_blob, report_paths
+from ncsdk.profile_report import INPUT, stage_inputs
 from emulator.reader import Access, load_graph
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -60,7 +60,7 @@ def restored_session(meta_path, weights=None):
     meta graph is read first: a bad one is Error 22 before any Error 9)."""
     from google.protobuf.message import DecodeError
 
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
 
     graph = tf.Graph()
     with graph.as_default():
@@ -82,33 +82,22 @@ def restored_session(meta_path, weights=None):
             yield graph, sess
 
 
-def _bare(name):
+def bare_name(name):
     return name[:-2] if name and name.endswith(":0") else name
 
 
 def freeze(meta_path, weights=None, output_node=None):
     """Restore and freeze to ``output_node``: (GraphDef bytes, output name)."""
-    from zoo.tfcompat import tf1
+    from tfcompat import tf1
 
     with restored_session(meta_path, weights) as (graph, sess):
         graph_def = graph.as_graph_def()
-        output = _bare(output_node) or default_output(graph_def)
+        output = bare_name(output_node) or default_output(graph_def)
         if output not in {n.name for n in graph_def.node}:
             fail(NODE_NAME, output)
         frozen = tf1.graph_util.convert_variables_to_constants(
             sess, graph_def, [output])
     return frozen.SerializeToString(), output
-
-
-def run_session(meta_path, weights, input_node, output_node, x):
-    """The saved session itself on x: the expected side of mvNCCheck."""
-    with restored_session(meta_path, weights) as (graph, sess):
-        inp = graph.get_tensor_by_name(_bare(input_node) + ":0")
-        out = graph.get_tensor_by_name(_bare(output_node) + ":0")
-        dims = inp.shape.as_list() if inp.shape.rank is not None else None
-        if dims and None not in dims:
-            x = x.reshape(dims)
-        return sess.run(out, {inp: x})
 
 
 def load(network, weights=None, options=None):

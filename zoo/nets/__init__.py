@@ -39,7 +39,7 @@ def _resolve(model_name):
         raise ValueError("unknown model_name %r; known: %s"
                          % (model_name, ", ".join(MODEL_NAMES)))
     module_name, fn_name, scope_fn_name, kwargs = _NETS[model_name]
-    from zoo import tfcompat  # noqa: F401  (tf_slim needs the shim first)
+    import tfcompat  # noqa: F401  (tf_slim needs the shim first)
     module = importlib.import_module(module_name, package=__name__)
     net_fn = functools.partial(getattr(module, fn_name), **kwargs)
     return net_fn, getattr(module, scope_fn_name)
@@ -47,7 +47,7 @@ def _resolve(model_name):
 
 def build(model_name, inputs, num_classes=1001, is_training=False):
     """Call the net once on ``inputs`` inside its arg_scope; (logits, end_points)."""
-    from zoo.tfcompat import slim
+    from tfcompat import slim
     net_fn, arg_scope_fn = _resolve(model_name)
     with slim.arg_scope(arg_scope_fn(weight_decay=0.0)):
         return net_fn(inputs, num_classes=num_classes, is_training=is_training)
@@ -55,7 +55,7 @@ def build(model_name, inputs, num_classes=1001, is_training=False):
 
 def build_inference_graph(model_name, image_size, num_classes=1001):
     """A fresh tf.Graph: float32 placeholder ``input`` [1,S,S,3] and the net."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     graph = tf.Graph()
     with graph.as_default():
         inputs = tf1.placeholder(tf.float32, [1, image_size, image_size, 3],

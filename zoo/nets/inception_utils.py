@@ -1,5 +1,5 @@
 """The arg_scope shared by the Inception nets we define (v4)."""
-from zoo.tfcompat import tf, tf1, slim
+from tfcompat import tf, tf1, slim
 
 
 def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True,

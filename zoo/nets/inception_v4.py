@@ -4,7 +4,7 @@ Written to reproduce the TF-Slim Model Zoo graph exactly: the released
 checkpoint is looked up by variable name, so names, shapes and creation order
 must match ``research/slim/nets/inception_v4.py``.
 """
-from zoo.tfcompat import tf, tf1, slim
+from tfcompat import tf, tf1, slim
 from zoo.nets.inception_utils import branches as _branches
 from zoo.nets.inception_utils import conv as _conv
 from zoo.nets.inception_utils import fc_logits, inception_arg_scope

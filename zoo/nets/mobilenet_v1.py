@@ -6,7 +6,7 @@ order must match ``research/slim/nets/mobilenet_v1.py``.
 """
 import collections
 
-from zoo.tfcompat import tf, tf1, slim
+from tfcompat import tf, tf1, slim
 
 # A full conv layer and a depthwise-separable one (depthwise 3x3 + pointwise 1x1).
 Conv = collections.namedtuple("Conv", ["kernel", "stride", "depth"])

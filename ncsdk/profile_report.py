@@ -15,7 +15,7 @@ from html import escape
 
 from ncsformat import Op, Region
 
-from . import costmodel
+from emulator import costmodel
 
 INPUT = -1          # the network input, as an edge source
 READS = ("data", "taps")

@@ -260,7 +260,7 @@ def _input(net, layers):
 def run_caffe_reference(prototxt, caffemodel, x_hwc):
     """The net's output for one H,W,C float32 input, in float32: (H, W, C)
     for a spatial output blob, a vector for a flat one."""
-    from zoo.tfcompat import tf, tf1
+    from tfcompat import tf, tf1
     net = caffe_proto.parse_text(Path(prototxt).read_text())
     layers = caffe.layers_of(net)
     if caffemodel:

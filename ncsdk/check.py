@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from references import ReferenceMissing, run_reference
+
 from . import image as imageio
 from . import metrics
-from . import mvncapi as mvnc
+from .common import add_network_arguments, compile_from_args
+from emulator import mvncapi as mvnc
 
 DESCRIPTION = """\
 Check a network on the (emulated) Neural Compute Stick, as NCSDK's mvNCCheck
@@ -52,7 +55,6 @@ examples:
 
 
 def build_parser():
-    from compiler.cli import add_network_arguments
     p = argparse.ArgumentParser(
         prog="mvNCCheck", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,18 +89,6 @@ def build_parser():
 
 
 # ---------------------------------------------------------------- steps
-
-def compile_network(args):
-    """compile_file with the CLI's options (the result names its ends)."""
-    from compiler.api import compile_file
-    from compiler.cli import weights_argument
-
-    return compile_file(args.network,
-                        weights=weights_argument(args.network, args.weights),
-                        shaves=args.shaves, input_node=args.input_node,
-                        output_node=args.output_node,
-                        input_size=args.input_size)
-
 
 def graph_file_bytes(result, output):
     """Write the graph file (to -o, else a temporary one) and read it back:
@@ -143,38 +133,6 @@ def stick_result(blob, x16):
         raise
 
 
-class ReferenceMissing(RuntimeError):
-    """The framework side cannot run (e.g. no Caffe reference yet)."""
-
-
-def run_reference(args, result, x):
-    """The framework's output on x (H, W, C float32), flat float32."""
-    suffix = Path(args.network).suffix.lower()
-    if suffix == ".pb":
-        from steps.tfrun import run_frozen
-        out = run_frozen(args.network, result.input_node,
-                         result.output_node, x[None])
-    elif suffix == ".meta":
-        from compiler.frontends.tf_meta import run_session
-        out = run_session(args.network, args.weights, result.input_node,
-                          result.output_node, x[None])
-    elif suffix == ".prototxt":
-        try:
-            from steps.caffe_reference import run_caffe_reference
-        except ImportError as exc:
-            raise ReferenceMissing(
-                "the Caffe reference executor (steps.caffe_reference."
-                f"run_caffe_reference) is not available: {exc}") from None
-        try:
-            out = run_caffe_reference(args.network, args.weights, x)
-        except ValueError as exc:     # a layer the reference lacks
-            raise ReferenceMissing(f"the Caffe reference cannot run "
-                                   f"{args.network}: {exc}") from None
-    else:
-        raise ReferenceMissing(f"no framework to run {suffix} files")
-    return np.asarray(out, np.float32).reshape(-1)
-
-
 def save_npy(path, array):
     """np.save to a temporary name, then rename: whole or not at all."""
     path = Path(path)
@@ -189,12 +147,13 @@ def save_npy(path, array):
 
 def check(args):
     """The whole check; returns the exit status (0 pass, 1 fail)."""
-    result = compile_network(args)
+    result = compile_from_args(args)
     x, described = make_input(args, result.input_shape)
     blob = graph_file_bytes(result, args.output)
     x16 = x.astype(np.float16)
     stick = stick_result(blob, x16)
-    expected = run_reference(args, result, x16.astype(np.float32))
+    expected = run_reference(args.network, args.weights, result.input_node,
+                             result.output_node, x16.astype(np.float32))
     report = metrics.compare(stick.astype(np.float32), expected)
     print(f"mvNCCheck: {args.network} ({result.input_node} -> "
           f"{result.output_node}), {result.stage_count} stages")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mvncapi as mvnc
+from emulator import mvncapi as mvnc
+from .common import add_network_arguments, compile_from_args
 from .profile_report import build_profile, format_table, report_texts
-from .reader import load_graph
+from emulator.reader import load_graph
 
 DESCRIPTION = """\
 Profile a network on the (emulated) Neural Compute Stick, as NCSDK's
@@ -45,7 +46,6 @@ examples:
 
 
 def build_parser():
-    from compiler.cli import add_network_arguments
     p = argparse.ArgumentParser(
         prog="mvNCProfile", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,13 +91,8 @@ def profile_blob(blob, network=None):
 
 
 def _compile(args):
-    from compiler.api import compile_file, write_graph
-    from compiler.cli import weights_argument
-    result = compile_file(args.network,
-                          weights=weights_argument(args.network, args.weights),
-                          shaves=args.shaves, input_node=args.input_node,
-                          output_node=args.output_node,
-                          input_size=args.input_size)
+    from compiler.api import write_graph
+    result = compile_from_args(args)
     write_graph(result, args.output)
     return result
 
