@@ -9,7 +9,8 @@ import pytest
 from compiler import compile_file
 from compiler.errors import CompileError
 from compiler.frontends import SUFFIXES, loader_for, register
-from compiler.frontends.tf_graphdef import CONVERTERS, graphdef_to_ir
+from compiler.frontends.tf_graphdef import graphdef_to_ir
+from compiler.frontends.tf_ops import CONVERTERS
 from compiler.frontends.tf_proto import DT_FLOAT, DT_INT32, GraphDef
 from compiler_helpers import Blob
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from google.protobuf import json_format
 
-from compiler.frontends import tf_graphdef, tf_proto
+from compiler.frontends import tf_graphdef, tf_proto, tf_values
 
 import tfcompat as tf_mod
 tf, tf1 = tf_mod.tf, tf_mod.tf1
@@ -62,7 +62,7 @@ def test_constant_values_equal_tensorflow_make_ndarray():
     for a, b in zip(ours.node, tf_gd.node):
         if b.op != "Const" or b.attr["dtype"].type == tf.string.as_datatype_enum:
             continue
-        mine = tf_graphdef.tensor_to_numpy(a.attr["value"].tensor)
+        mine = tf_values.tensor_to_numpy(a.attr["value"].tensor)
         ref = tf.make_ndarray(b.attr["value"].tensor)
         assert mine.dtype == ref.dtype and mine.shape == ref.shape, b.name
         np.testing.assert_array_equal(mine, ref)
@@ -79,12 +79,12 @@ def test_typed_value_lists_are_decoded():
                          (np.array([True, False]), tf.bool)):
         proto = tf.make_tensor_proto(value, dtype=dtype)
         mine = tf_proto.TensorProto.FromString(proto.SerializeToString())
-        np.testing.assert_array_equal(tf_graphdef.tensor_to_numpy(mine),
+        np.testing.assert_array_equal(tf_values.tensor_to_numpy(mine),
                                       tf.make_ndarray(proto))
     filled = tf_proto.TensorProto(dtype=tf_proto.DT_FLOAT)
     filled.tensor_shape.dim.add(size=3)
     filled.float_val.append(4.0)
-    np.testing.assert_array_equal(tf_graphdef.tensor_to_numpy(filled),
+    np.testing.assert_array_equal(tf_values.tensor_to_numpy(filled),
                                   [4.0, 4.0, 4.0])
 
 

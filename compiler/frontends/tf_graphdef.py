@@ -2,8 +2,8 @@
 
 ``parse_graphdef`` reads the bytes with the messages of ``tf_proto``;
 ``graphdef_to_ir`` walks the nodes the output needs, in topological order,
-and converts each with one small function from ``CONVERTERS`` (op name ->
-converter). Constants (Const, or Identity of a Const, as variables look after
+and converts each with one small function from ``tf_ops.CONVERTERS`` (op
+name -> converter). Constants (Const, or Identity of a Const, as variables look after
 freezing) are folded into the nodes that read them.
 """
 import os
@@ -12,10 +12,11 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .. import ir
-from ..errors import (BATCH_SIZE, INVALID_FILE, NODE_NAME, PLACEHOLDER,
-                      STAGE_DETAILS, STAGE_TYPE, CompileError, fail)
-from ..shapes import spatial_out
+from ..errors import (INVALID_FILE, NODE_NAME, PLACEHOLDER, STAGE_DETAILS,
+                      STAGE_TYPE, CompileError, fail)
 from . import tf_proto
+from .tf_ops import CONVERTERS
+from .tf_values import attr, nhwc, shape_dims
 
 
 def parse_graphdef(data):
@@ -30,68 +31,18 @@ def parse_graphdef(data):
     return graph
 
 
-MAX_ELEMENTS = 1 << 31   # no constant of a net that fits the stick is larger
-
-
-def tensor_to_numpy(t):
-    """TensorProto -> numpy array (content bytes or the typed *_val lists)."""
-    dtype = tf_proto.NUMPY_TYPES.get(t.dtype)
-    if dtype is None:
-        fail(STAGE_DETAILS, f"constant of TF dtype {t.dtype}")
-    shape = [d.size for d in t.tensor_shape.dim]
-    if any(d < 0 or d > MAX_ELEMENTS for d in shape):
-        fail(STAGE_DETAILS, f"constant of shape {shape}")
-    count = int(np.prod(shape, dtype=object))
-    if count > MAX_ELEMENTS:
-        fail(STAGE_DETAILS, f"constant of shape {shape}: too large")
-    if t.tensor_content:
-        wire = np.dtype(dtype).newbyteorder("<")
-        if len(t.tensor_content) != count * wire.itemsize:
-            fail(INVALID_FILE, f"constant of shape {shape} holds "
-                 f"{len(t.tensor_content)} bytes, not {count * wire.itemsize}")
-        # no copy: the array keeps the content bytes alive (memory peak)
-        return np.frombuffer(t.tensor_content, wire).astype(
-            dtype, copy=False).reshape(shape)
-    if dtype == "float16":
-        vals = np.array(t.half_val, dtype=np.uint16).view(np.float16)
-    else:
-        source = {"float32": t.float_val, "float64": t.double_val,
-                  "int64": t.int64_val, "bool": t.bool_val,
-                  "uint32": t.uint32_val, "uint64": t.uint64_val}
-        vals = np.array(source.get(dtype, t.int_val), dtype=dtype)
-    if vals.size == count:
-        return vals.reshape(shape)
-    full = np.empty(count, dtype=dtype)
-    full[:] = vals[-1] if vals.size else 0   # TF repeats the last value
-    full[:vals.size] = vals
-    return full.reshape(shape)
-
-
-def shape_dims(shape_proto):
-    """TensorShapeProto -> list of ints (-1 unknown) or None (unknown rank)."""
-    if shape_proto.unknown_rank:
-        return None
-    return [d.size for d in shape_proto.dim]
-
-
-def nhwc(dims, what):
-    """A TF shape (batch first) as the IR's right-aligned 4-tuple."""
-    if len(dims) > 4:
-        fail(STAGE_DETAILS, f"{what}: rank {len(dims)} tensors")
-    full = [1] * (4 - len(dims)) + list(dims)
-    if full[0] != 1:
-        fail(BATCH_SIZE, f"{what} has batch {full[0]}")
-    return tuple(int(d) for d in full)
-
-
 def _split_input(name):
-    """'node:0' -> 'node'; control inputs ('^x') -> None."""
+    """An input as the tensor it names: 'node' and 'node:0' -> 'node',
+    'node:k' -> 'node:k' (output port k > 0); control inputs ('^x') -> None."""
     if name.startswith("^"):
         return None
     base, _, port = name.partition(":")
-    if port not in ("", "0"):
-        fail(STAGE_DETAILS, f"reads output {port} of node {base}")
-    return base
+    return base if port in ("", "0") else f"{base}:{port}"
+
+
+def port_name(node_name, port):
+    """The tensor name of output ``port`` of a node (as _split_input gives)."""
+    return node_name if port == 0 else f"{node_name}:{port}"
 
 
 # ---------------------------------------------------------------- context
@@ -101,10 +52,10 @@ class Context:
 
     def __init__(self, tf_nodes):
         self.tf = tf_nodes          # name -> NodeDef
-        self.values = {}            # name -> ir.Node
-        self.consts = {}            # name -> numpy array
+        self.values = {}            # tensor name -> ir.Node
+        self.consts = {}            # tensor name -> numpy array
         self.nodes = []             # converted nodes in order
-        self.rank = {}              # name -> rank of the TF tensor
+        self.rank = {}              # tensor name -> rank of the TF tensor
 
     def inputs(self, node):
         return [n for n in map(_split_input, node.input) if n is not None]
@@ -119,8 +70,10 @@ class Context:
     def value(self, node, i):
         name = self.input_name(node, i)
         if name not in self.values:
+            what = ("a constant" if name in self.consts
+                    else "an output no converter produced")
             fail(STAGE_DETAILS, f"node {node.name} ({node.op}) input {i} "
-                 f"({name}) must be a tensor, not a constant")
+                 f"({name}) must be a tensor, not {what}")
         return self.values[name]
 
     def is_const(self, node, i):
@@ -132,287 +85,6 @@ class Context:
             fail(STAGE_DETAILS, f"node {node.name} ({node.op}) input {i} "
                  f"({name}) must be a constant")
         return self.consts[name]
-
-
-def attr(node, key, default=None):
-    """A NodeDef attr as a plain Python value."""
-    if key not in node.attr:
-        return default
-    a = node.attr[key]
-    kind = a.WhichOneof("value")
-    if kind == "list":
-        lst = a.list
-        for f in ("i", "f", "s", "b", "type"):
-            if len(getattr(lst, f)):
-                vals = list(getattr(lst, f))
-                return [_text(v) for v in vals] if f == "s" else vals
-        return []
-    if kind == "s":
-        return _text(a.s)
-    if kind == "shape":
-        return shape_dims(a.shape)
-    if kind == "tensor":
-        return tensor_to_numpy(a.tensor)
-    return getattr(a, kind) if kind else default
-
-
-def _text(raw):
-    """Attr strings are ASCII in every real graph; anything else is shown, not fatal."""
-    return raw.decode("utf-8", "replace")
-
-
-def _node(tf_node, op, inputs, shape, **attrs):
-    return ir.Node(tf_node.name, op, [i.name for i in inputs], tuple(shape),
-                   attrs)
-
-
-def _nhwc_only(node):
-    fmt = attr(node, "data_format", "NHWC")
-    if fmt not in ("NHWC",):
-        fail(STAGE_DETAILS, f"{node.name}: data_format {fmt}")
-
-
-def _window_attrs(node, key):
-    vals = attr(node, key, [1, 1, 1, 1])
-    if not isinstance(vals, list) or len(vals) != 4 or vals[0] != 1 \
-            or vals[3] != 1:
-        fail(STAGE_DETAILS, f"{node.name}: {key} {vals}")
-    return (int(vals[1]), int(vals[2]))
-
-
-def _padding(node):
-    padding = attr(node, "padding")
-    if padding not in ("SAME", "VALID"):
-        fail(STAGE_DETAILS, f"{node.name}: padding {padding}")
-    return padding
-
-
-# ---------------------------------------------------------------- converters
-
-def conv_like(ctx, node, op):
-    _nhwc_only(node)
-    x = ctx.value(node, 0)
-    w = ctx.const(node, 1).astype(np.float32, copy=False)
-    if _window_attrs(node, "dilations") != (1, 1):
-        fail(STAGE_DETAILS, f"{node.name}: dilation "
-             f"{_window_attrs(node, 'dilations')}")
-    if w.ndim != 4 or w.shape[2] != x.shape[3]:
-        fail(STAGE_DETAILS, f"{node.name}: weights {w.shape} for input "
-             f"{x.shape}")
-    stride, padding = _window_attrs(node, "strides"), _padding(node)
-    oh, ow = spatial_out(node.name, x.shape[1:3], w.shape[:2], stride, padding)
-    cout = w.shape[3] * (w.shape[2] if op == "depthwise" else 1)
-    return _node(node, op, [x], (1, oh, ow, cout), weights=w, stride=stride,
-                 padding=padding, pads=(0, 0))
-
-
-def conv2d(ctx, node):
-    return conv_like(ctx, node, "conv")
-
-
-def depthwise(ctx, node):
-    return conv_like(ctx, node, "depthwise")
-
-
-def pool(ctx, node):
-    _nhwc_only(node)
-    x = ctx.value(node, 0)
-    ksize, stride = _window_attrs(node, "ksize"), _window_attrs(node, "strides")
-    padding = _padding(node)
-    oh, ow = spatial_out(node.name, x.shape[1:3], ksize, stride, padding)
-    op = "maxpool" if node.op == "MaxPool" else "avgpool"
-    return _node(node, op, [x], (1, oh, ow, x.shape[3]), ksize=ksize,
-                 stride=stride, padding=padding, pads=(0, 0))
-
-
-def _channel_vector(ctx, node, i, channels):
-    """A per-channel constant (scalar broadcast) as a float32 vector."""
-    v = ctx.const(node, i).astype(np.float32, copy=False)
-    if v.size == 1:
-        return np.full(channels, v.reshape(-1)[0], np.float32)
-    if v.size != channels or v.shape[-1] != channels:
-        fail(STAGE_DETAILS, f"{node.name}: constant of shape {v.shape} for "
-             f"{channels} channels")
-    return v.reshape(channels)
-
-
-def batch_norm(ctx, node):
-    _nhwc_only(node)
-    if attr(node, "is_training", False):
-        fail(STAGE_DETAILS, f"{node.name}: batch norm in training mode")
-    x = ctx.value(node, 0)
-    c = x.shape[3]
-    gamma, beta, mean, var = (_channel_vector(ctx, node, i, c)
-                              for i in (1, 2, 3, 4))
-    return _node(node, "batchnorm", [x], x.shape, gamma=gamma, beta=beta,
-                 mean=mean, variance=var,
-                 epsilon=float(attr(node, "epsilon", 1e-3)))
-
-
-def bias_add(ctx, node):
-    _nhwc_only(node)
-    x = ctx.value(node, 0)
-    return _node(node, "bias_add", [x], x.shape,
-                 bias=_channel_vector(ctx, node, 1, x.shape[3]))
-
-
-def binary(ctx, node):
-    """Add/AddV2/Mul/Maximum: with a constant -> per-channel; else eltwise."""
-    names = {"Add": "add", "AddV2": "add", "Mul": "mul", "Maximum": "max"}
-    consts = [ctx.is_const(node, i) for i in (0, 1)]
-    if all(consts):
-        fail(STAGE_DETAILS, f"{node.name}: {node.op} of two constants")
-    if any(consts):
-        k = consts.index(True)
-        x = ctx.value(node, 1 - k)
-        vec = _channel_vector(ctx, node, k, x.shape[3])
-        if node.op in ("Add", "AddV2"):
-            return _node(node, "bias_add", [x], x.shape, bias=vec)
-        if node.op == "Mul":
-            return _node(node, "scale", [x], x.shape, scale=vec)
-        fail(STAGE_DETAILS, f"{node.name}: {node.op} with a constant")
-    a, b = ctx.value(node, 0), ctx.value(node, 1)
-    if a.shape != b.shape:
-        fail(STAGE_DETAILS, f"{node.name}: broadcasting {a.shape} with "
-             f"{b.shape}")
-    return _node(node, names[node.op], [a, b], a.shape)
-
-
-def unary(op, **extra):
-    def convert(ctx, node):
-        x = ctx.value(node, 0)
-        attrs = dict(extra)
-        if op == "leaky_relu":
-            attrs["slope"] = float(attr(node, "alpha", 0.2))
-        return _node(node, op, [x], x.shape, **attrs)
-    return convert
-
-
-def softmax(ctx, node):
-    x = ctx.value(node, 0)
-    return _node(node, "softmax", [x], x.shape)
-
-
-def lrn(ctx, node):
-    x = ctx.value(node, 0)
-    size = 2 * int(attr(node, "depth_radius", 5)) + 1
-    return _node(node, "lrn", [x], x.shape, size=size,
-                 alpha=float(attr(node, "alpha", 1.0)) * size,
-                 beta=float(attr(node, "beta", 0.5)),
-                 k=float(attr(node, "bias", 1.0)))
-
-
-def _reshape_to(node, x, dims):
-    dims = [int(d) for d in dims]
-    total = int(np.prod(x.shape))
-    if dims.count(-1) == 1:
-        known = int(np.prod([d for d in dims if d != -1]))
-        dims[dims.index(-1)] = total // max(known, 1)
-    if int(np.prod(dims)) != total:
-        fail(STAGE_DETAILS, f"{node.name}: cannot reshape {x.shape} to {dims}")
-    return _node(node, "reshape", [x], nhwc(dims, node.name),
-                 tf_rank=len(dims))
-
-
-def reshape(ctx, node):
-    x = ctx.value(node, 0)
-    return _reshape_to(node, x, ctx.const(node, 1).reshape(-1))
-
-
-def squeeze(ctx, node):
-    x = ctx.value(node, 0)
-    dims = [d for d in x.shape if d != 1] or [1]
-    return _reshape_to(node, x, dims)
-
-
-def identity(ctx, node):
-    x = ctx.value(node, 0)
-    return _node(node, "identity", [x], x.shape)
-
-
-def concat(ctx, node):
-    n = len(ctx.inputs(node)) - 1
-    first = 1 if node.op == "Concat" else 0
-    axis_at = 0 if node.op == "Concat" else n
-    axis = int(ctx.const(node, axis_at))
-    xs = [ctx.value(node, first + i) for i in range(n)]
-    rank = ctx.rank[xs[0].name]
-    if axis not in (-1, rank - 1):
-        fail(STAGE_DETAILS, f"{node.name}: concat on axis {axis} (only the "
-             "channel axis)")
-    if any(x.shape[:3] != xs[0].shape[:3] for x in xs):
-        fail(STAGE_DETAILS, f"{node.name}: concat of different sizes")
-    channels = sum(x.shape[3] for x in xs)
-    return _node(node, "concat", xs, xs[0].shape[:3] + (channels,))
-
-
-def matmul(ctx, node):
-    if attr(node, "transpose_a", False):
-        fail(STAGE_DETAILS, f"{node.name}: MatMul with transpose_a")
-    x = ctx.value(node, 0)
-    w = ctx.const(node, 1).astype(np.float32, copy=False)
-    if attr(node, "transpose_b", False):
-        w = w.T
-    if w.ndim != 2 or w.shape[0] != int(np.prod(x.shape)):
-        fail(STAGE_DETAILS, f"{node.name}: weights {w.shape} for input "
-             f"{x.shape}")
-    return _node(node, "fc", [x], (1, 1, 1, w.shape[1]),
-                 weights=np.ascontiguousarray(w), tf_rank=2)
-
-
-def mean(ctx, node):
-    x = ctx.value(node, 0)
-    axes = sorted(int(a) % 4 for a in ctx.const(node, 1).reshape(-1))
-    if axes != [1, 2]:
-        fail(STAGE_DETAILS, f"{node.name}: Mean over axes {axes} (only H,W)")
-    k = x.shape[1:3]
-    rank = 4 if attr(node, "keep_dims", False) else 2
-    return _node(node, "avgpool", [x], (1, 1, 1, x.shape[3]), ksize=k,
-                 stride=(1, 1), padding="VALID", pads=(0, 0), tf_rank=rank)
-
-
-def pad(ctx, node):
-    x = ctx.value(node, 0)
-    p = ctx.const(node, 1).astype(int)
-    if p.shape != (4, 2) or p[0].any() or p[3].any():
-        fail(STAGE_DETAILS, f"{node.name}: Pad {p.tolist()}")
-    shape = (1, x.shape[1] + p[1].sum(), x.shape[2] + p[2].sum(), x.shape[3])
-    return _node(node, "pad", [x], shape,
-                 pads=((int(p[1][0]), int(p[1][1])),
-                       (int(p[2][0]), int(p[2][1]))))
-
-
-CONVERTERS = {
-    "Conv2D": conv2d,
-    "DepthwiseConv2dNative": depthwise,
-    "FusedBatchNorm": batch_norm,
-    "FusedBatchNormV2": batch_norm,
-    "FusedBatchNormV3": batch_norm,
-    "BiasAdd": bias_add,
-    "Add": binary,
-    "AddV2": binary,
-    "Mul": binary,
-    "Maximum": binary,
-    "Relu": unary("relu"),
-    "Relu6": unary("relu_x", cap=6.0),
-    "Sigmoid": unary("sigmoid"),
-    "Tanh": unary("tanh"),
-    "Elu": unary("elu", alpha=1.0),
-    "LeakyRelu": unary("leaky_relu"),
-    "AvgPool": pool,
-    "MaxPool": pool,
-    "Softmax": softmax,
-    "LRN": lrn,
-    "Reshape": reshape,
-    "Squeeze": squeeze,
-    "Identity": identity,
-    "StopGradient": identity,
-    "ConcatV2": concat,
-    "Concat": concat,
-    "MatMul": matmul,
-    "Mean": mean,
-    "Pad": pad,
-}
 
 
 # ---------------------------------------------------------------- driver
@@ -548,10 +220,13 @@ def _convert_one(ctx, node):
     if converter is None:
         fail(STAGE_TYPE, f"{node.op} (node {node.name})")
     result = converter(ctx, node)
-    first = result.inputs[0] if result.inputs else None
-    ctx.rank[node.name] = result.attrs.pop("tf_rank", ctx.rank.get(first, 4))
-    ctx.values[node.name] = result
-    ctx.nodes.append(result)
+    ports = result if isinstance(result, (list, tuple)) else [result]
+    for port, out in enumerate(ports):
+        first = out.inputs[0] if out.inputs else None
+        name = port_name(node.name, port)
+        ctx.rank[name] = out.attrs.pop("tf_rank", ctx.rank.get(first, 4))
+        ctx.values[name] = out
+        ctx.nodes.append(out)
 
 
 def load(network, weights=None, options=None):
