@@ -156,8 +156,9 @@ def test_wrong_input_size_or_type_is_invalid_parameters(device):
     assert "bytes" in graph.GetGraphOption(mvnc.GraphOption.DEBUG_INFO)
 
 
-def test_two_in_flight_fifo_then_busy(device):
+def test_two_in_flight_fifo_then_busy_when_dont_block(device):
     graph = device.AllocateGraph(graph_file())
+    graph.SetGraphOption(mvnc.GraphOption.DONT_BLOCK, 1)
     rng = numpy.random.default_rng(1)
     ims = [rng.standard_normal((6, 6, 3)).astype(numpy.float16)
            for _ in range(3)]
