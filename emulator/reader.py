@@ -15,6 +15,15 @@ pointers and strides, 64-aligned data-section pointers, strides that nest
 as YXZ (no two values of a tensor share memory) and a bounded amount of
 work per stage, so that no field can make the executor allocate or loop
 without limit.
+
+Graph files that NCSDK 1.x's own mvNCCompile wrote (ncs-graph-format,
+"What NCSDK 1.x itself wrote") load too: storage order 4 on Caffe stages
+(the strides give the layout), op 19 copy (a channel slice), a leading
+Caffe input stage that copies the input into the result area, eltwise
+operands in the input or data section, and stages declared larger than
+they compute. Whatever odd but accepted thing a file holds is described,
+one human-readable line each, in ``Graph.warnings`` (the API surfaces it);
+NCSDK-like shapes that section does not describe are refused with a reason.
 """
 from dataclasses import dataclass, field
 
@@ -31,6 +40,17 @@ from .ops.geometry import deconv_out, window, windows_overlap
 MAX_STAGE_MACS = 1 << 34
 MAX_INPUT_VALUES = nf.MAX_OUTPUT_VALUES
 KNOWN_OPS = frozenset(int(o) for o in Op)
+# Storage orders accepted: 2 (YXZ), and 4 (ZYX), which NCSDK 1.x wrote on
+# every Caffe stage while laying tensors out YXZ; the strides give the
+# layout. Other orders were never seen in an NCSDK file: no known meaning.
+STORAGE_ZYX = 4
+STORAGE_ORDERS = frozenset({nf.STORAGE_YXZ, STORAGE_ZYX})
+# Stages that may be declared larger than they compute (NCSDK's sigmoid
+# 65x65x1 -> 65x65x65): pure elementwise ops, whose result is known per
+# input value, so writing it through the declared strides has one meaning.
+ACTIVATION_OPS = frozenset({Op.RELU, Op.RELU_X, Op.SIGMOID, Op.TANH,
+                            Op.ELU, Op.LEAKY_RELU})
+TF_NETWORK = "TensorFlow Network"    # NCSDK's header name for every TF net
 POST_OPS = frozenset(int(o) for o in nf.POST_OPS)
 WINDOW_OPS = frozenset({Op.CONV, Op.DEPTH_CONV, Op.DECONV, Op.MAX_POOL,
                         Op.AVG_POOL})
@@ -40,6 +60,8 @@ SAME_SHAPE_OPS = frozenset({Op.SOFTMAX, Op.RELU, Op.RELU_X, Op.BIAS, Op.PRELU,
                             Op.NONE})
 ELTWISE_OPS = frozenset({Op.SUM, Op.PROD, Op.MAX})
 PAD_STYLES = frozenset(int(p) for p in PadStyle)
+# The stage types the emulated stick runs; NCSDK knew more (relayout, ...).
+RUN_OPS = WINDOW_OPS | SAME_SHAPE_OPS | {Op.FC, Op.RESHAPE, Op.CROP, Op.COPY}
 
 
 class GraphFileError(Exception):
@@ -95,6 +117,15 @@ class Graph:
     output_bytes: int                # size of the result region
     scratch_bytes: int               # one work area, guard bands included
     crop_offsets: dict = field(default_factory=dict)
+    # Memory behind index 2: at least output_bytes, more when an earlier
+    # stage (NCSDK's Caffe input stage) writes more there than is returned.
+    output_region_bytes: int = 0
+    # Odd things accepted (NCSDK 1.x habits and mistakes), one line each.
+    warnings: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.output_region_bytes = max(self.output_region_bytes,
+                                       self.output_bytes)
 
     @property
     def shaves(self):
@@ -143,6 +174,9 @@ def _fields(i, st):
     where = f"stage {i} ({st.name!r})"
     if st.op not in KNOWN_OPS:
         _fail(f"{where}: unknown op {st.op}")
+    if Op(st.op) not in RUN_OPS:
+        _fail(f"{where}: op {st.op} ({Op(st.op).name.lower()}) is an NCSDK "
+              "1.x stage type the emulated stick does not run")
     if st.post_op not in POST_OPS:
         _fail(f"{where}: unknown postOp {st.post_op}")
     if st.pad_style not in PAD_STYLES:
@@ -150,8 +184,11 @@ def _fields(i, st):
     if (st.datatype, st.precision) != (nf.FP16, nf.FP16):
         _fail(f"{where}: datatype/precision {st.datatype}/{st.precision}, "
               "only fp16 (2) is supported")
-    if st.storage_order != nf.STORAGE_YXZ:
-        _fail(f"{where}: storage order {st.storage_order}, expected YXZ (2)")
+    if st.storage_order not in STORAGE_ORDERS:
+        name = nf.STORAGE_ORDERS.get(st.storage_order, "unknown")
+        _fail(f"{where}: storage order {st.storage_order} ({name}); only "
+              "YXZ (2), and ZYX (4) with YXZ strides as NCSDK's Caffe "
+              "graphs wrote it, are supported")
     if st.pre_op != Op.NONE:
         _fail(f"{where}: unknown preOp {st.pre_op}")
     if min(st.input_dims) < 1 or min(st.output_dims) < 1:
@@ -159,13 +196,31 @@ def _fields(i, st):
               f"or output {st.output_dims}")
 
 
-def _shape(i, st):
+def oversize(st):
+    """True for an activation stage declared with more output channels than
+    its input has: NCSDK wrote one (sigmoid 65x65x1 declared 65x65x65). It
+    computes the input's channels and writes them through the declared
+    strides. With a bias the block's size would be ambiguous: not accepted.
+    """
+    (w, h, c), (ow, oh, oc) = st.input_dims, st.output_dims
+    return (st.op in ACTIVATION_OPS and (ow, oh) == (w, h) and oc > c
+            and st.bias.index == Region.NONE)
+
+
+def _shape(i, st, warnings):
     """Checks output dims and tap dims against the op; returns its MACs."""
     where = f"stage {i} ({st.name!r})"
     op = Op(st.op)
     (w, h, c), (ow, oh, oc) = st.input_dims, st.output_dims
     if op in WINDOW_OPS:
         return _window_shape(where, op, st)
+    if oversize(st):
+        warnings.append(
+            f"{where}: output declared {ow}x{oh}x{oc} but a {op.name.lower()}"
+            f" of {w}x{h}x{c} computes {c} channel(s); they are written "
+            "through the declared strides, the rest stays zero (as NCSDK "
+            "1.x's stick did)")
+        return w * h * c
     if op in SAME_SHAPE_OPS:
         if st.output_dims != st.input_dims:
             _fail(f"{where}: output dims {st.output_dims} != input dims "
@@ -190,7 +245,45 @@ def _shape(i, st):
         if ow > w or oh > h or oc > c:
             _fail(f"{where}: crop output {st.output_dims} larger than input")
         return ow * oh * oc
+    if op == Op.COPY:
+        return _copy_shape(where, st)
     _fail(f"{where}: op {op.name} is not a stage type")
+
+
+def _copy_shape(where, st):
+    """Op 19 as NCSDK wrote it for a channel slice: same W and H, at most
+    the input's channels, tapDimY = input and tapDimZ = output channels, no
+    constants (a copy with any would be a form never seen)."""
+    (w, h, c), (ow, oh, oc) = st.input_dims, st.output_dims
+    if (ow, oh) != (w, h) or oc > c or st.tap_dims[1:] != (c, oc):
+        _fail(f"{where}: copy from {st.input_dims} to {st.output_dims} with "
+              f"tap dims {st.tap_dims}; NCSDK's copy keeps W and H, takes at "
+              "most the input's channels, tapDimY = C in, tapDimZ = C out")
+    if any(o.index != Region.NONE for o in (st.taps, st.bias, st.op_params)):
+        _fail(f"{where}: copy with taps, bias or opParams (NCSDK's copy had "
+              "none)")
+    return w * h * oc
+
+
+def _copy_source(where, st, written):
+    """Checks that a copy's channels lie inside its producer's tensor.
+
+    The copy starts at the channel dataPointer points to; the tensor starts
+    where its producers wrote (the lowest pointer with these strides; 0 in
+    the input, output and data regions when nothing wrote there).
+    """
+    d, (w, h, c), oc = st.data, st.input_dims, st.output_dims[2]
+    ptrs = [a.pointer for a in written.get(d.index, ())
+            if a.strides[:2] == st.input_strides[:2]]
+    if not ptrs and d.index >= Region.WORK:
+        _fail(f"{where}: copies from work buffer {d.index}, which no earlier "
+              f"stage wrote with strides {st.input_strides[:2]}")
+    first = (d.pointer - min(ptrs, default=0)) // 2
+    if first < 0 or first + oc > c:
+        _fail(f"{where}: copy reads channels {first}..{first + oc - 1} of a "
+              f"{c}-channel tensor")
+    _layout(where, Access("data", d.index, d.pointer - 2 * first,
+                          st.input_dims, st.input_strides))
 
 
 def _window_shape(where, op, st):
@@ -238,10 +331,17 @@ def _accesses(st):
     op = Op(st.op)
     (w, h, c), oc = st.input_dims, st.output_dims[2]
     kw, kh = st.radix
-    acc = [Access("data", st.data.index, st.data.pointer, st.input_dims,
+    # A copy reads only the channels it copies; an oversize stage writes
+    # only the channels it computes, and claims the declared extent.
+    read = (w, h, oc) if op == Op.COPY else st.input_dims
+    computed = st.input_dims if oversize(st) else st.output_dims
+    acc = [Access("data", st.data.index, st.data.pointer, read,
                   st.input_strides),
            Access("output", st.output.index, st.output.pointer,
-                  st.output_dims, st.output_strides, write=True)]
+                  computed, st.output_strides, write=True)]
+    if computed != st.output_dims:
+        acc.append(Access("declared", st.output.index, st.output.pointer,
+                          st.output_dims, st.output_strides, write=True))
     t = st.taps
     if op in (Op.CONV, Op.DECONV):
         acc.append(block("taps", t.index, t.pointer, kw * kh * c * oc))
@@ -284,18 +384,28 @@ def _layout(where, a):
               f"{a.dims} (not a YXZ layout)")
 
 
-def _region_sizes(stages, accesses, data_len):
-    """Input, output and scratch sizes implied by the records, checked."""
+def _region_sizes(stages, accesses, data_len, warnings):
+    """Input, result, output-region and scratch sizes, checked.
+
+    The result (what GetResult returns) is the host's size from the last
+    stage; the memory behind index 2 also holds every earlier write there
+    (NCSDK's Caffe input stage copies the whole input into it).
+    """
     last = stages[-1]
     if last.output.index != Region.OUTPUT:
         _fail("the last stage does not write the network output (index 2)")
     ow, oh, _ = last.output_dims
-    out_values = ow * oh * last.output_strides[0] // 2
-    if not 1 <= out_values <= nf.MAX_OUTPUT_VALUES:
-        _fail(f"output of {out_values} fp16 values (allowed 1.."
+    out_bytes = ow * oh * last.output_strides[0]
+    if not 2 <= out_bytes <= 2 * nf.MAX_OUTPUT_VALUES:
+        _fail(f"output of {out_bytes // 2} fp16 values (allowed 1.."
               f"{nf.MAX_OUTPUT_VALUES})")
-    in_bytes, scratch = 0, 0
-    for acc in accesses:
+    for a in accesses[-1]:
+        if a.write and a.end > out_bytes:
+            _fail(f"stage {len(stages) - 1} ({last.name!r}): output bytes "
+                  f"{a.pointer}..{a.end} outside region 2 of {out_bytes} "
+                  "bytes (the result the host reads)")
+    in_bytes, scratch, region = 0, 0, out_bytes
+    for i, acc in enumerate(accesses):
         for a in acc:
             if a.index == Region.INPUT and in_bytes == 0:
                 # The first read of the input defines the input tensor: the
@@ -303,13 +413,23 @@ def _region_sizes(stages, accesses, data_len):
                 in_bytes = max(a.end, a.dims[1] * a.strides[1])
             elif a.index >= Region.WORK:
                 scratch = max(scratch, a.end + a.guard)
+            elif a.index == Region.OUTPUT and a.write and a.end > out_bytes:
+                region = max(region, a.end)
+                warnings.append(
+                    f"stage {i} ({stages[i].name!r}) writes {a.end} bytes "
+                    f"into the result area, of which GetResult returns "
+                    f"{out_bytes} (NCSDK's Caffe input stage does this; "
+                    "later stages overwrite what is returned)")
     if in_bytes == 0:
         _fail("no stage reads the network input (index 1)")
     if in_bytes > 2 * MAX_INPUT_VALUES:
         _fail(f"input of {in_bytes} bytes is absurdly large")
     if scratch > nf.MAX_SCRATCH:
         _fail(f"scratch area of {scratch} bytes exceeds {nf.MAX_SCRATCH}")
-    limits = {Region.INPUT: in_bytes, Region.OUTPUT: out_values * 2,
+    if region > 2 * nf.MAX_OUTPUT_VALUES:
+        _fail(f"writes into the result area reach byte {region}, beyond "
+              f"{2 * nf.MAX_OUTPUT_VALUES}")
+    limits = {Region.INPUT: in_bytes, Region.OUTPUT: region,
               Region.DATA: data_len}
     for i, acc in enumerate(accesses):
         for a in acc:
@@ -318,7 +438,7 @@ def _region_sizes(stages, accesses, data_len):
                 _fail(f"stage {i} ({stages[i].name!r}): {a.role} bytes "
                       f"{a.pointer}..{a.end} outside region {a.index} "
                       f"of {size} bytes")
-    return in_bytes, out_values * 2, scratch
+    return in_bytes, out_bytes, scratch, region
 
 
 def _crop_offsets(i, st, data):
@@ -333,27 +453,63 @@ def _crop_offsets(i, st, data):
     return x, y, z
 
 
+def _notes(h, stages, accesses):
+    """Warnings about accepted NCSDK habits that a user may want to know."""
+    out = []
+    zyx = sum(st.storage_order == STORAGE_ZYX for st in stages)
+    if zyx:
+        out.append(f"storage order 4 (ZYX) on {zyx} stage(s), read as YXZ "
+                   "from the strides (as NCSDK 1.x wrote Caffe graphs)")
+    for i, st in enumerate(stages):
+        if st.op in ELTWISE_OPS and st.taps.index in (Region.INPUT,
+                                                      Region.DATA):
+            where = {Region.INPUT: "the network input (index 1)",
+                     Region.DATA: "the data section (index 3)"}
+            out.append(f"stage {i} ({st.name!r}): eltwise second operand "
+                       f"read from {where[st.taps.index]}, as written")
+    first = next((a for acc in accesses for a in acc
+                  if a.index == Region.INPUT), None)
+    if h.name == TF_NETWORK and first is not None \
+            and first.dims[0] != first.dims[1]:
+        w, hh, c = first.dims
+        out.append(f"non-square input read as {hh} rows of {w} pixels: "
+                   "NCSDK 1.x wrote TensorFlow [1, H, W, C] inputs "
+                   "transposed (inputDimX = H); the file runs as written")
+    return out
+
+
 def load_graph(blob):
     """Parses and validates a graph file; raises GraphFileError if malformed.
 
     ``blob`` is bytes-like (bytes, bytearray, memoryview); anything else is
     a TypeError, never a huge allocation (bytes(n) would make n zeros).
+    The Graph's ``warnings`` list what odd but runnable things it holds.
     """
     blob = memoryview(blob).tobytes()
     h = _header(blob)
     data = blob[h.data_start:]
-    stages, accesses = [], []
+    stages, accesses, warnings, written = [], [], [], {}
     for i in range(h.stage_count):
         st = nf.Stage.unpack(blob, nf.HEADER_LENGTH + i * nf.STAGE_LENGTH)
+        where = f"stage {i} ({st.name!r})"
         _fields(i, st)
-        if _shape(i, st) > MAX_STAGE_MACS:
-            _fail(f"stage {i} ({st.name!r}): absurd amount of work")
+        if _shape(i, st, warnings) > MAX_STAGE_MACS:
+            _fail(f"{where}: absurd amount of work")
         acc = _accesses(st)
         for a in acc:
-            _layout(f"stage {i} ({st.name!r})", a)
+            _layout(where, a)
+        if st.op == Op.COPY:
+            _copy_source(where, st, written)
+        for a in acc:
+            if a.role == "output":
+                written.setdefault(a.index, []).append(a)
         stages.append(st)
         accesses.append(acc)
-    sizes = _region_sizes(stages, accesses, len(data))
+    in_b, out_b, scratch, region = _region_sizes(stages, accesses, len(data),
+                                                 warnings)
     crops = {i: _crop_offsets(i, st, data) for i, st in enumerate(stages)
              if st.op == Op.CROP}
-    return Graph(h, stages, data, accesses, *sizes, crop_offsets=crops)
+    return Graph(h, stages, data, accesses, input_bytes=in_b,
+                 output_bytes=out_b, scratch_bytes=scratch,
+                 crop_offsets=crops, output_region_bytes=region,
+                 warnings=_notes(h, stages, accesses) + warnings)

@@ -89,7 +89,7 @@ def test_shave_range():
 
 @pytest.mark.parametrize("field,value,match", [
     ("op", 99, "unknown op"),
-    ("op", 16, "unknown op"),
+    ("op", 16, "does not run"),
     ("post_op", 8, "unknown postOp"),
     ("post_op", 200, "unknown postOp"),
     ("pad_style", 4, "padStyle"),

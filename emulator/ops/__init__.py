@@ -26,6 +26,7 @@ KERNELS = {
     Op.MAX: eltwise.eltwise_max,
     Op.CROP: layout.crop,
     Op.RESHAPE: layout.reshape,
+    Op.COPY: layout.copy,
 }
 for _op in (Op.RELU, Op.RELU_X, Op.LEAKY_RELU, Op.ELU, Op.SIGMOID, Op.TANH):
     KERNELS[_op] = activation.activation_stage
