@@ -105,7 +105,7 @@ class Executor:
             np.frombuffer(bytes(tensor_bytes), "<f2"))
         slots = max((g.scratch_bytes + 1) // 2, 1)
         if self._memory is None:
-            self._memory = (np.zeros(g.output_bytes // 2, np.float32),
+            self._memory = (np.zeros(g.output_region_bytes // 2, np.float32),
                             np.zeros(slots, np.float32))
         else:   # every run starts from zeroed memory, as a fresh one would
             for m in self._memory:
@@ -117,7 +117,10 @@ class Executor:
                 self._stage(i, st)
                 if self.debug:
                     self._check_guards(i, st, written)
-        return to_float16_bits(self.regions[Region.OUTPUT]).view(np.float16)
+        # GetResult returns the host's size; the region may be larger
+        # (NCSDK's Caffe input stage writes the whole input there).
+        out = self.regions[Region.OUTPUT][:g.output_count]
+        return to_float16_bits(out).view(np.float16)
 
     def _stage(self, i, st):
         ctx, acc = self.contexts[i], self.roles[i]
