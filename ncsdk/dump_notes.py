@@ -77,8 +77,7 @@ def _stage_notes(d, i, st):
         out.append("op none: copies its input to its output")
     if st.op == Op.COPY:
         out.append(f"copy (op 19): {st.output_dims[2]} of "
-                   f"{st.input_dims[2]} channels, starting where "
-                   f"dataPointer {st.data.pointer} points")
+                   f"{st.input_dims[2]} channels, {_copy_start(d, i, st)}")
     if st.op == Op.FC:
         out += _fc_notes(st)
     if st.op in ELTWISE and st.taps.index in (Region.INPUT, Region.DATA):
@@ -93,6 +92,16 @@ def _stage_notes(d, i, st):
                    f"{st.op_params.pointer} (NCSDK's Caffe convolutions "
                    "carry them; readers ignore them)")
     return out
+
+
+def _copy_start(d, i, st):
+    """Which channel the copy starts at, from the producer's pointer."""
+    for j in range(i - 1, -1, -1):
+        o = d.stages[j].output
+        if o.index == st.data.index and o.pointer <= st.data.pointer:
+            return (f"starting at channel {(st.data.pointer - o.pointer) // 2}"
+                    f" of stage {j}'s output")
+    return f"starting where dataPointer {st.data.pointer} points"
 
 
 def _field_notes(st):

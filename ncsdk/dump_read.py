@@ -165,8 +165,8 @@ def stage_blocks(st, data):
 
 def _block(role, pointer, count, data):
     b = Block(role, pointer, count)
-    if count == 0:
-        b.problem = "size unknown for this op"
+    if count == 0:      # opParams of a convolution: size not known
+        b.problem = "" if role == "op_params" else "size unknown for this op"
     elif pointer + 2 * count > len(data):
         b.problem = (f"bytes {pointer}..{pointer + 2 * count} outside the "
                      f"data section of {len(data)} bytes")
