@@ -162,9 +162,8 @@ def _dims_diff(sa, sb):
                         ("taps", "tap_dims")):
         va, vb = tuple(getattr(sa, attr)), tuple(getattr(sb, attr))
         if va != vb:
-            swapped = (va[1], va[0], va[2]) == vb
             out.append(("dims", f"{label} dims {_dims(va)} -> {_dims(vb)}"
-                        + (" (W and H swapped)" if swapped else "")))
+                        + _dims_hint(va, vb)))
     for label, attr in (("input", "input_strides"),
                         ("output", "output_strides")):
         va, vb = tuple(getattr(sa, attr)), tuple(getattr(sb, attr))
@@ -172,6 +171,14 @@ def _dims_diff(sa, sb):
             out.append(("strides", f"{label} strides {_val(va)} -> "
                         f"{_val(vb)}"))
     return out
+
+
+def _dims_hint(va, vb):
+    if (va[1], va[0], va[2]) == vb:
+        return " (W and H swapped)"
+    if np.prod(va) == np.prod(vb):
+        return f" (the same {int(np.prod(va))} values)"
+    return ""
 
 
 def _post_diff(sa, sb):

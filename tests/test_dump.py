@@ -493,3 +493,33 @@ def test_diff_json(tmp_path, capsys):
     assert code == 1 and doc["identical"] is False
     assert doc["header"] == [{"field": "shaves", "a": 12, "b": 6}]
     assert all(s["differences"] == [] for s in doc["stages"])
+
+
+def test_diff_ncsdk_transposed_tf_net_with_ours(tmp_path, capsys):
+    """NCSDK's file for a [1, 6, 10, 2] TF net against ours for the same
+    net: the input W and H swapped, NCSDK's separate bias stage folded into
+    our fully connected stage, the weights equal."""
+    from compiler_helpers import freeze
+    from ncsdk_made import tf_transposed_net
+    from tfcompat import tf1
+    blob, p = tf_transposed_net(h=6, w=10, c=2)
+
+    def build():
+        x = tf1.placeholder(tf1.float32, [1, 6, 10, 2], name="input")
+        y = tf1.nn.relu(tf1.nn.conv2d(x, p["w1"], [1, 1, 1, 1], "SAME")
+                        + p["b1"])
+        tf1.add(tf1.matmul(tf1.reshape(y, [1, -1]), p["w2"]), p["b2"],
+                name="out")
+    pb = write(tmp_path, "net.pb", freeze(build, "out")[0])
+    ours = write(tmp_path, "ours", compile_file(str(pb), shaves=12).blob)
+    code, out, _ = dump(capsys, write(tmp_path, "ncsdk", blob), "--diff",
+                        ours)
+    lines = out.splitlines()
+    assert code == 1
+    assert "    input dims 6x10x2 -> 10x6x2 (W and H swapped)" in lines
+    assert "    input dims 1x1x240 -> 10x6x4 (the same 240 values)" in lines
+    at = lines.index("stage A2 'dense/BiasAdd':")
+    assert lines[at + 1].startswith("    only in A: scale 1x1x2 (B's stage 1 "
+                                    "carries it: bias yes")
+    assert not any(line.startswith("    taps") for line in lines)
+    assert "header: shaves" not in out
