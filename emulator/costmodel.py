@@ -1,91 +1,96 @@
 """Per-stage time estimates (ms) for a Myriad 2, from a stage record alone.
 
-The model, per stage, at ``shaves`` SHAVEs::
+The model is linear in its parameters: per stage,
 
-    time = overhead
-         + work FLOPs / (peak * efficiency[class] * shave_scale(shaves))
-         + bytes moved / DDR bandwidth
+    time = overhead + sum over terms of  coefficient * basis(stage)
 
-- overhead: fixed cost of launching a stage (descriptors, DMA set-up);
-- compute: the real work at a share of the 12-SHAVE fp16 peak that depends
-  on the kind of stage (``op_class``); only this part scales with shaves;
-- memory: input, output and weights through DDR once (``stage_bytes``).
+where each basis is a count read off the stage record (FLOPs, values,
+bytes) and each coefficient a cost per unit, in ms. ``TERMS`` says what
+each term counts and why it exists; the coefficients live in
+costmodel_params.json, written by ``python -m ncsdk.costfit fit`` from the
+measured NCSDK profiles (ncsdk/measurements/; this module only reads the
+file, so the emulator never needs the compiler). Terms the measurements do
+not exercise are priors, listed under "priors" in that file.
 
-Overhead, bandwidth and the conv / 1x1-conv / pooling / FC efficiencies are
-fitted (``fit_params``) to NCSDK's measured profile of Caffe GoogLeNet at
-12 shaves (tests/data/googlenet_caffe_12shaves_profile.csv, 88.66 ms); the
-other classes are not in that net and keep stated priors. The shave count
-cannot be fitted from a 12-shave table: ``parallel_fraction`` is set so
-GoogLeNet shows what NCSDK users measured (12 shaves ~3x faster than 1;
-4, 8 and 12 close together).
+SHAVE count: the measurements are all at 12 SHAVEs, so the count cannot be
+fitted. Terms that run on the SHAVEs (``COMPUTE``) are slowed by Amdahl's
+law with ``parallel_fraction`` (a prior: NCSDK users saw 12 SHAVEs 2-4x
+faster than 1, with 4, 8 and 12 close together); memory terms are not.
 
-FLOPs: ``ncsdk_flops`` is what NCSDK's profiler printed (its fully connected
-count is 2*outputs); ``stage_flops`` is the real work, which is what takes
-time. The two differ only for fully connected stages.
+FLOPs: ``stage_flops`` is the real work; ``ncsdk_flops`` is what NCSDK's
+profiler printed (its MFLOPs column), ``ncsdk_bytes`` what its bandwidth
+column divided by the time.
 """
+import json
+import math
 from dataclasses import dataclass, field, replace
-
-import numpy as np
+from pathlib import Path
 
 from ncsformat import Op
 
+PARAMS_FILE = Path(__file__).with_name("costmodel_params.json")
 _MAX_SHAVES = 12
 _POOLS = (Op.MAX_POOL, Op.AVG_POOL)
+_VECTOR = 8       # fp16 lanes of a SHAVE's 128-bit vector unit
 
-
-def op_class(st):
-    """Which efficiency a stage runs at: kxk and 1x1 convolutions differ
-    on the Myriad (1x1 is a plain matrix product, kxk needs window copies)."""
-    op = st.op
-    if op == Op.CONV:
-        return "conv1x1" if tuple(st.radix) == (1, 1) else "conv"
-    if op in _POOLS:
-        return "pool"
-    return {Op.DEPTH_CONV: "depthwise", Op.DECONV: "deconv",
-            Op.FC: "fc"}.get(op, "other")
-
-
-def _efficiencies():
-    """Share of the 12-SHAVE peak each class reaches (see DEFAULT)."""
-    return {
-        "conv": 0.4680,       # fitted: ~47 GFLOPS on kxk convolutions
-        "conv1x1": 0.6333,    # fitted: ~63 GFLOPS on 1x1 convolutions
-        "pool": 1.0,          # fitted, at the cap: pooling is memory-bound
-        "fc": 1.0,            # fitted, at the cap: FC is weight-load-bound
-        "depthwise": 0.15,    # prior: little reuse per loaded value
-        "deconv": 0.35,       # prior: scattered accumulation
-        "other": 0.05,        # prior: softmax, elementwise, LRN's zero count
-    }
+# term -> what its basis counts (units) and why it is there.
+TERMS = {
+    "overhead": "1 per stage: launch, descriptors, DMA set-up",
+    "conv": "GFLOPs of kxk convolutions, each kernel row (kw x Cin values) "
+            "rounded up to whole 8-lane vectors: a 3x3 row on RGB is 9 "
+            "values in 16 lanes, which is why 3-channel 3x3 first layers "
+            "run far below the rate of a 7x7 one (21 values in 24 lanes)",
+    "conv1x1": "GFLOPs of 1x1 convolutions (same rounding): a plain matrix "
+               "product, no window copies",
+    "conv_out": "million output values of a convolution: each is written "
+                "back through DDR by its own DMA, which dominates 1x1 "
+                "expansions with few input channels (MobileNet-v2)",
+    "depthwise": "MB read and written by a depthwise convolution: 9 MACs "
+                 "per value leave nothing to reuse, so it is memory-bound",
+    "deconv_access": "million (input pixel, kernel tap) pairs of a "
+                     "deconvolution: each scatters into a different output "
+                     "pixel in DDR (read-modify-write latency)",
+    "deconv_bytes": "MB those scatters move (output channels x 2 bytes "
+                    "each): wider outputs cost more per scatter",
+    "fc": "MB of fully connected weights: each is used once, so the layer "
+          "streams its weights (a 1024x10 layer costs its overhead)",
+    "pool": "million window taps of a pooling stage",
+    "lrn": "million values normalised by LRN",
+    "softmax": "million values of a softmax (exp, sum, divide)",
+    "eltwise": "million values read by sums, products, maxima and crops",
+    "other": "million values read by any other stage (activations, scale, "
+             "reshape, copy...): none was measured, so a prior",
+    "ddr": "MB of input, output and weights of every other stage",
+}
+# Terms that run on the SHAVEs and so scale with their count.
+COMPUTE = frozenset({"conv", "conv1x1", "pool", "lrn", "softmax", "eltwise",
+                     "other"})
+_ELTWISE = (Op.SUM, Op.PROD, Op.MAX, Op.CROP)
 
 
 @dataclass(frozen=True)
 class CostParams:
-    """The cost model's parameters; see DEFAULT for the values and units."""
-    shave_mhz: float             # SHAVE clock (documentation)
-    peak_gflops_12: float        # fp16 peak of all 12 SHAVEs
-    parallel_fraction: float     # Amdahl share of the compute that scales
-    ddr_gbytes_s: float          # effective DDR bandwidth, GB/s
-    overhead_ms: float           # fixed cost per stage
-    efficiency: dict = field(default_factory=_efficiencies)
+    """Coefficients (ms per basis unit, see TERMS) and shave scaling."""
+    coef: dict = field(default_factory=dict)
+    parallel_fraction: float = 0.8
+    priors: tuple = ()            # terms not fitted (no measured stage)
 
     def with_(self, **changes):
         return replace(self, **changes)
 
-    def eff(self, cls):
-        return self.efficiency.get(cls, self.efficiency["other"])
+
+def load_params(path=PARAMS_FILE):
+    """CostParams from the fitted file (costmodel_params.json)."""
+    doc = json.loads(Path(path).read_text())
+    coef = {**doc["priors"], **doc["fitted"]}
+    missing = set(TERMS) - set(coef)
+    if missing:
+        raise ValueError(f"{path}: no value for {sorted(missing)}")
+    return CostParams(coef=coef, parallel_fraction=doc["parallel_fraction"],
+                      priors=tuple(sorted(doc["priors"])))
 
 
-# overhead_ms, ddr_gbytes_s and efficiency conv/conv1x1/pool/fc: fit_params on
-# the measured Caffe GoogLeNet profile at 12 shaves (NCSDK 1.x docs), stage
-# records from compiling tests/data/googlenet_deploy.prototxt with our
-# compiler; tests/test_costmodel_fit.py re-runs the fit and checks these.
-DEFAULT = CostParams(
-    shave_mhz=600.0,
-    peak_gflops_12=100.0,      # NCSDK: ~100 GFLOPS fp16 at 600 MHz
-    parallel_fraction=0.8,     # GoogLeNet: 1 shave ~2.7x slower than 12
-    ddr_gbytes_s=2.5253,
-    overhead_ms=0.1245,
-)
+DEFAULT = load_params()
 
 
 def shave_scale(shaves, params=DEFAULT):
@@ -98,33 +103,45 @@ def shave_scale(shaves, params=DEFAULT):
     return speedup(n) / speedup(_MAX_SHAVES)
 
 
-def ncsdk_flops(st):
-    """FLOPs as NCSDK's profiler printed them (its MFLOPs column)."""
+# --- counts read off a stage record --------------------------------------
+
+def _size(dims):
+    return dims[0] * dims[1] * dims[2]
+
+
+def _weights(st):
+    """Weight values a stage reads (fp16), as NCSDK counted them."""
+    c, oc = st.input_dims[2], st.output_dims[2]
+    kw, kh = st.radix
+    if st.op in (Op.CONV, Op.DECONV):
+        return kw * kh * c * oc
+    if st.op == Op.DEPTH_CONV:
+        return kw * kh * oc
     if st.op == Op.FC:
-        return 2 * st.output_dims[2]      # NCSDK's quirk: 2 * outputs
-    return stage_flops(st)
+        return _size(st.input_dims) * oc
+    return 0
 
 
 def stage_flops(st):
     """The real work of one stage in FLOPs, counted as NCSDK counted it
-    (LRN 0, pooling per window tap), except that FC is its real work."""
+    (LRN 0, pooling per window tap), except that FC and deconvolution are
+    their real work."""
     op = st.op
     w, h, c = st.input_dims
-    ow, oh, oc = st.output_dims
+    out = _size(st.output_dims)
     kw, kh = st.radix
-    out = ow * oh * oc
     if op == Op.CONV:
         return 2 * out * c * kh * kw
     if op == Op.DEPTH_CONV:
         return 2 * out * kh * kw      # out = Hout*Wout*C*multiplier
     if op == Op.DECONV:
-        return 2 * w * h * c * oc * kh * kw
+        return 2 * w * h * c * st.output_dims[2] * kh * kw
     if op == Op.MAX_POOL:
         return out * kh * kw
     if op == Op.AVG_POOL:
         return 2 * out * kh * kw
     if op == Op.FC:
-        return 2 * w * h * c * oc
+        return 2 * _size(st.input_dims) * st.output_dims[2]
     if op == Op.SOFTMAX:
         return 3 * out
     if op in (Op.LRN, Op.RESHAPE, Op.CROP):
@@ -132,86 +149,85 @@ def stage_flops(st):
     return out                         # elementwise: one op per value
 
 
+def ncsdk_flops(st, framework="caffe"):
+    """FLOPs as NCSDK's profiler printed them (its MFLOPs column): Caffe
+    fully connected layers 2*outputs, TensorFlow ones 2*inputs*outputs,
+    Caffe deconvolutions 0; the rest as stage_flops."""
+    tf = framework == "tensorflow"
+    if st.op == Op.FC and not tf:
+        return 2 * st.output_dims[2]
+    if st.op == Op.DECONV and not tf:
+        return 0
+    return stage_flops(st)
+
+
+def ncsdk_bytes(st):
+    """Bytes NCSDK's bandwidth column counted (it printed bytes / time, in
+    MiB/s): the input, times kh*kw for a convolution (each window read),
+    plus the weights; not the output. Checked on every measured layer."""
+    inputs = _size(st.input_dims)
+    if st.op == Op.CONV:
+        inputs *= st.radix[0] * st.radix[1]
+    return 2 * (inputs + _weights(st))
+
+
 def stage_bytes(st):
     """Bytes a stage moves through DDR: input, output and weights (fp16)."""
-    w, h, c = st.input_dims
-    ow, oh, oc = st.output_dims
-    kw, kh = st.radix
-    inputs = w * h * c
+    inputs = _size(st.input_dims)
     if st.op in (Op.SUM, Op.PROD, Op.MAX):
         inputs *= 2
-    weights = 0
-    if st.op in (Op.CONV, Op.DECONV):
-        weights = kw * kh * c * oc
-    elif st.op == Op.DEPTH_CONV:
-        weights = kw * kh * oc
-    elif st.op == Op.FC:
-        weights = w * h * c * oc
-    elif st.op in (Op.PRELU, Op.SCALE):
-        weights = c
-    if st.bias.index and st.op != Op.LRN:
-        weights += oc
-    return 2 * (inputs + ow * oh * oc + weights)
+    return 2 * (inputs + _size(st.output_dims) + _weights(st))
 
 
-def compute_ms(st, shaves=12, params=DEFAULT):
-    """The compute term: real FLOPs at the class's share of the peak."""
-    rate = (params.peak_gflops_12 * 1e9 * params.eff(op_class(st))
-            * shave_scale(shaves, params))
-    return 1e3 * stage_flops(st) / rate
+def _conv_gflops(st):
+    """FLOPs with each kernel row (kw x Cin values, contiguous in the
+    channel-minor layout) rounded up to whole 8-lane vectors."""
+    kw, kh = st.radix
+    row = _VECTOR * math.ceil(kw * st.input_dims[2] / _VECTOR)
+    return 2 * _size(st.output_dims) * row * kh / 1e9
 
 
-def memory_ms(st, params=DEFAULT):
-    return 1e3 * stage_bytes(st) / (params.ddr_gbytes_s * 1e9)
+def basis(st):
+    """{term: count} of one stage (see TERMS); absent terms count 0."""
+    op, out = st.op, _size(st.output_dims) / 1e6
+    b = {"overhead": 1.0}
+    kw, kh = st.radix
+    if op == Op.CONV:
+        b["conv1x1" if (kw, kh) == (1, 1) else "conv"] = _conv_gflops(st)
+        b["conv_out"] = out
+    elif op == Op.DEPTH_CONV:
+        b["depthwise"] = 2 * (_size(st.input_dims) / 1e6 + out)
+        return b
+    elif op == Op.DECONV:
+        w, h, _ = st.input_dims
+        b["deconv_access"] = w * h * kw * kh / 1e6
+        b["deconv_bytes"] = b["deconv_access"] * 2 * st.output_dims[2]
+    elif op == Op.FC:
+        b["fc"] = 2 * _weights(st) / 1e6
+        return b
+    elif op in _POOLS:
+        b["pool"] = out * kw * kh
+    elif op in (Op.LRN, Op.SOFTMAX):
+        b["lrn" if op == Op.LRN else "softmax"] = out
+    else:
+        read = stage_bytes(st) / 2e6 - out
+        b["eltwise" if op in _ELTWISE else "other"] = read
+    b["ddr"] = stage_bytes(st) / 1e6
+    return b
+
+
+def term_ms(st, shaves=12, params=DEFAULT):
+    """{term: ms} of one stage at `shaves`."""
+    slow = 1.0 / shave_scale(shaves, params)
+    return {k: params.coef[k] * v * (slow if k in COMPUTE else 1.0)
+            for k, v in basis(st).items()}
 
 
 def stage_time_ms(st, shaves=12, params=DEFAULT):
     """Estimated device time of one stage in milliseconds."""
-    return (params.overhead_ms + compute_ms(st, shaves, params)
-            + memory_ms(st, params))
+    return sum(term_ms(st, shaves, params).values())
 
 
 def graph_times_ms(stages, shaves=12, params=DEFAULT):
     """Per-stage estimates, in file order."""
     return [stage_time_ms(st, shaves, params) for st in stages]
-
-
-# --- fitting -------------------------------------------------------------
-
-FITTED = ("conv", "conv1x1", "pool", "fc")
-
-
-def _bounded_lstsq(a, y, lower):
-    """min |a x - y| with x >= lower, by an active set on x - lower."""
-    y = y - a @ lower
-    free = np.ones(a.shape[1], bool)
-    while True:
-        x = np.zeros(a.shape[1])
-        x[free] = np.linalg.lstsq(a[:, free], y, rcond=None)[0]
-        if (x >= 0).all() or not free.any():
-            return x + lower
-        free &= x > 0
-
-
-def fit_params(stages, measured_ms, shaves=12, base=DEFAULT, total_weight=3.0):
-    """Overhead, bandwidth and the FITTED efficiencies that minimise the
-    per-stage relative error (plus the total's, weighted `total_weight`);
-    efficiencies are capped at 1 (no class beats the peak)."""
-    t = np.asarray(measured_ms, float)
-    cls = [op_class(s) for s in stages]
-    scale = base.peak_gflops_12 * shave_scale(shaves, base)   # MFLOP per ms
-    fixed = np.array([0.0 if c in FITTED else compute_ms(s, shaves, base)
-                      for s, c in zip(stages, cls)])
-    mflop = np.array([stage_flops(s) / 1e6 for s in stages])
-    cols = [np.ones(len(t))]
-    cols += [mflop * np.array([c == k for c in cls]) for k in FITTED]
-    cols.append(np.array([stage_bytes(s) / 1e6 for s in stages]))
-    a = np.stack(cols, 1)
-    rows = np.vstack([a / t[:, None], total_weight * a.sum(0) / t.sum()])
-    y = np.append((t - fixed) / t, total_weight * (1 - fixed.sum() / t.sum()))
-    lower = np.array([0.0] + [1.0 / scale] * len(FITTED) + [0.0])
-    x = _bounded_lstsq(rows, y, lower)
-    eff = dict(base.efficiency)
-    eff.update({k: 1.0 / (scale * v) for k, v in zip(FITTED, x[1:-1])})
-    return base.with_(overhead_ms=x[0], ddr_gbytes_s=1.0 / x[-1],
-                      efficiency=eff)

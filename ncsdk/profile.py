@@ -14,6 +14,8 @@ import numpy as np
 
 from emulator import mvncapi as mvnc
 from .common import add_network_arguments, compile_from_args
+from .profile_compare import (MeasuredFileError, attach, format_comparison,
+                              load_measured)
 from .profile_report import build_profile, format_table, report_texts
 from emulator.reader import load_graph
 
@@ -25,11 +27,17 @@ stick, run one inference and print the time of every layer as NCSDK's
 time(ms)) and the total inference time.
 
 Times are estimates of a first-generation stick (Myriad 2) at the -s SHAVE
-count from a cost model fitted to NCSDK's measured GoogLeNet profile: a
-fixed cost per layer, the layer's real work at a per-layer-type share of
-the ~100 GFLOPS peak, and its input, output and weights at DDR bandwidth.
-MFLOPs are printed as NCSDK counted them (fully connected layers show
-2 x outputs); Bandwidth is the layer's modelled DDR traffic over its time.
+count from a cost model fitted to measured NCSDK profiles of seven
+networks (emulator/costmodel.py): a fixed cost per layer plus per-type
+costs of its FLOPs, values and bytes. MFLOPs and Bandwidth are printed as
+NCSDK printed them: Caffe fully connected layers 2 x outputs, TensorFlow
+ones 2 x inputs x outputs, Caffe deconvolutions 0; bandwidth = the input
+(times kh x kw for a convolution) and weights, in MiB, over the time.
+
+--compare MEASURED (a measured profile: the JSON of ncsdk/measurements/
+or NCSDK's table as CSV) prints the measured time of each layer beside the
+prediction, matched by stage name (Caffe: the top name NCSDK printed), the
+totals and the layers that did not match; the reports show both.
 
 Reports (-of): PREFIX.html (per-layer bar chart of time and MFLOPs, and a
 drawing of the network as executed, self-contained), PREFIX.csv and
@@ -40,6 +48,7 @@ PREFIX.json with the same numbers. Exit status 2 for a compile error
 EPILOG = """\
 examples:
   mvNCProfile deploy.prototxt -s 12
+  mvNCProfile deploy.prototxt -s 12 --compare measured_profile.json
   mvNCProfile frozen.pb -s 12 -in input -on MobilenetV1/Predictions/Reshape_1 \\
       -of reports/mobilenet
 """
@@ -57,6 +66,10 @@ def build_parser():
                    help="report prefix: PREFIX.html, PREFIX.csv, PREFIX.json "
                         "(default: output_report); an existing directory or "
                         "a path ending in / gets profile.html, .csv, .json")
+    p.add_argument("--compare", metavar="MEASURED",
+                   help="a measured NCSDK profile (JSON as in "
+                        "ncsdk/measurements/, or CSV with layer,time_ms): "
+                        "print its time per layer beside the prediction")
     return p
 
 
@@ -90,6 +103,15 @@ def profile_blob(blob, network=None):
     return build_profile(load_graph(blob), stick_times(blob), network)
 
 
+def compare(profile, measured, network):
+    """Attach a loaded measured profile (names: NCSDK's for Caffe layers)."""
+    aliases = None
+    if str(network).lower().endswith(".prototxt"):
+        from .costfit import caffe_stage_names
+        aliases = caffe_stage_names(network)
+    attach(profile, measured, aliases)
+
+
 def _compile(args):
     from compiler.api import write_graph
     result = compile_from_args(args)
@@ -108,8 +130,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from compiler.errors import CompileError
     try:
+        measured = load_measured(args.compare) if args.compare else None
         result = _compile(args)
         profile = profile_blob(result.blob, Path(args.network).name)
+        if measured is not None:
+            compare(profile, measured, args.network)
         texts = report_texts(profile)
         paths = report_paths(args.report)
         for kind, path in paths.items():
@@ -121,7 +146,13 @@ def main(argv=None):
         print(f"mvNCProfile: {exc.filename or ''}: {exc.strerror}",
               file=sys.stderr)
         return 2
+    except MeasuredFileError as exc:
+        print(f"mvNCProfile: {exc}", file=sys.stderr)
+        return 2
     print(format_table(profile))
+    if profile.comparison is not None:
+        print()
+        print(format_comparison(profile))
     print(f"Report: {paths['html']} (also {paths['csv'].name}, "
           f"{paths['json'].name}); graph file: {args.output}")
     return 0

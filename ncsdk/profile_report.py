@@ -13,9 +13,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from html import escape
 
+from pathlib import Path
+
 from ncsformat import Op, Region
 
 from emulator import costmodel
+from emulator.reader import TF_NETWORK
 
 INPUT = -1          # the network input, as an edge source
 READS = ("data", "taps")
@@ -26,13 +29,14 @@ class Row:
     index: int
     name: str
     op: str
-    mflops: float           # as NCSDK printed it (FC: 2*outputs)
+    mflops: float           # as NCSDK printed it (see ncsdk_flops)
     work_mflops: float      # the real work the time is based on
     megabytes: float        # DDR traffic in the model (1e6 bytes)
-    bandwidth_mb_s: float
+    bandwidth_mb_s: float   # as NCSDK: ncsdk_bytes in MiB per second
     time_ms: float
     output: str             # W x H x C
     inputs: list = field(default_factory=list)   # stage indices, -1 = input
+    measured_ms: float = None   # --compare: the measured layer's time
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Profile:
     shaves: int
     rows: list
     params: dict
+    framework: str = "caffe"
+    comparison: dict = None     # --compare: totals and unmatched names
 
     @property
     def total_ms(self):
@@ -90,25 +96,39 @@ def _op_name(op):
         return str(op)
 
 
-def build_profile(graph, times_ms, network=None):
+def framework_of(network, graph_name):
+    """"tensorflow" or "caffe", for NCSDK's MFLOPs conventions: from the
+    network file's suffix (.pb, .meta: TensorFlow; .prototxt: Caffe); for
+    a bare graph file, from its header name (NCSDK, like our compiler when
+    asked, named every TensorFlow graph "TensorFlow Network")."""
+    suffix = Path(str(network or "")).suffix.lower()
+    if suffix in (".pb", ".meta", ".pbtxt"):
+        return "tensorflow"
+    if suffix in (".prototxt", ".caffemodel"):
+        return "caffe"
+    return "tensorflow" if graph_name == TF_NETWORK else "caffe"
+
+
+def build_profile(graph, times_ms, network=None, framework=None):
     """Profile of a loaded graph with the stick's per-stage times."""
+    framework = framework or framework_of(network, graph.name)
     inputs = stage_inputs(graph.accesses)
     rows = []
     for i, (st, t) in enumerate(zip(graph.stages, times_ms)):
         t = float(t)
-        mb = costmodel.stage_bytes(st) / 1e6
+        mib = costmodel.ncsdk_bytes(st) / 2 ** 20
         rows.append(Row(
             index=i, name=st.name, op=_op_name(st.op),
-            mflops=costmodel.ncsdk_flops(st) / 1e6,
-            work_mflops=costmodel.stage_flops(st) / 1e6, megabytes=mb,
-            bandwidth_mb_s=mb / (t / 1e3) if t > 0 else 0.0, time_ms=t,
+            mflops=costmodel.ncsdk_flops(st, framework) / 1e6,
+            work_mflops=costmodel.stage_flops(st) / 1e6,
+            megabytes=costmodel.stage_bytes(st) / 1e6,
+            bandwidth_mb_s=mib / (t / 1e3) if t > 0 else 0.0, time_ms=t,
             output="x".join(map(str, st.output_dims)), inputs=inputs[i]))
     p = costmodel.DEFAULT
-    params = {"overhead_ms": p.overhead_ms, "ddr_gbytes_s": p.ddr_gbytes_s,
-              "peak_gflops_12": p.peak_gflops_12,
-              "parallel_fraction": p.parallel_fraction,
-              "efficiency": dict(p.efficiency)}
-    return Profile(network or graph.name, graph.shaves, rows, params)
+    params = {"coefficients": dict(p.coef), "priors": list(p.priors),
+              "parallel_fraction": p.parallel_fraction}
+    return Profile(network or graph.name, graph.shaves, rows, params,
+                   framework)
 
 
 # --- text, CSV, JSON ------------------------------------------------------
@@ -131,7 +151,7 @@ def format_table(profile):
 
 
 CSV_COLUMNS = ("index", "layer", "mflops", "bandwidth_mb_s", "time_ms", "op",
-               "work_mflops", "megabytes", "output", "inputs")
+               "work_mflops", "megabytes", "output", "inputs", "measured_ms")
 
 
 def to_csv(profile):
@@ -143,28 +163,34 @@ def to_csv(profile):
         w.writerow([r.index, r.name, f"{r.mflops:.3f}",
                     f"{r.bandwidth_mb_s:.2f}", f"{r.time_ms:.4f}", r.op,
                     f"{r.work_mflops:.3f}", f"{r.megabytes:.4f}", r.output,
-                    " ".join(map(str, r.inputs))])
+                    " ".join(map(str, r.inputs)),
+                    "" if r.measured_ms is None else f"{r.measured_ms:.4f}"])
     return buf.getvalue()
 
 
 def to_json(profile):
     doc = {"network": profile.network, "shaves": profile.shaves,
+           "framework": profile.framework,
            "total_ms": profile.total_ms, "model": profile.params,
            "stages": [asdict(r) for r in profile.rows]}
+    if profile.comparison is not None:
+        doc["comparison"] = profile.comparison
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
 def to_html(profile):
     title = f"mvNCProfile: {escape(profile.network)}"
     p = profile.params
-    model = (f"overhead {p['overhead_ms']:.4f} ms/stage, DDR "
-             f"{p['ddr_gbytes_s']:.3f} GB/s, peak {p['peak_gflops_12']:g} "
-             f"GFLOPS at 12 shaves, parallel fraction "
-             f"{p['parallel_fraction']:g}")
+    model = (", ".join(f"{k} {v:.4g}" for k, v in p["coefficients"].items())
+             + f"; parallel fraction {p['parallel_fraction']:g}")
+    table = format_table(profile)
+    if profile.comparison is not None:
+        from .profile_compare import format_comparison
+        table += "\n\n" + format_comparison(profile)
     return _PAGE.format(
         title=title, shaves=profile.shaves, stages=len(profile.rows),
         total=f"{profile.total_ms:.2f}", model=escape(model),
-        table=escape(format_table(profile)), bars=bar_chart(profile.rows),
+        table=escape(table), bars=bar_chart(profile.rows),
         graph=network_drawing(profile.rows))
 
 
@@ -183,8 +209,9 @@ svg text {{ font-family: sans-serif; }}
 <p class="summary"><span>Total inference time <b>{total} ms</b></span>
 <span>SHAVEs <b>{shaves}</b></span><span>Stages <b>{stages}</b></span></p>
 <p class="note">Times are the emulated stick's estimates (TIME_TAKEN) from
-the cost model fitted to NCSDK's measured GoogLeNet profile: {model}.
-MFLOPs as NCSDK counted them (fully connected: 2 x outputs).</p>
+the cost model fitted to measured NCSDK profiles (ms per unit): {model}.
+MFLOPs and bandwidth as NCSDK printed them. With --compare, the measured
+time of each layer is the grey bar under the predicted one.</p>
 <h2>Time and MFLOPs per layer</h2>
 {bars}
 <h2>Network</h2>
@@ -233,7 +260,8 @@ _BAR = {"label": 270, "width": 380, "gap": 90, "row": 16, "top": 28}
 def bar_chart(rows):
     """Per-layer horizontal bars: time (ms) and NCSDK MFLOPs side by side."""
     g = _BAR
-    t_max = max((r.time_ms for r in rows), default=0) or 1
+    t_max = max((max(r.time_ms, r.measured_ms or 0) for r in rows),
+                default=0) or 1
     f_max = max((r.mflops for r in rows), default=0) or 1
     x_t, x_f = g["label"], g["label"] + g["width"] + g["gap"]
     parts = [_text(x_t, 16, "time (ms)", 13, weight="bold", fill="#1f5fa8"),
@@ -252,6 +280,12 @@ def bar_chart(rows):
             parts.append(_rect(x0, y + 2, w, g["row"] - 4, col))
             parts.append(_text(x0 + w + 4, y + 12, f"{v:.2f}", 10,
                                fill="#444"))
+        if r.measured_ms is not None:
+            w = g["width"] * r.measured_ms / t_max
+            parts.append(_rect(x_t, y + g["row"] - 4, w, 3, "#777"))
+            parts.append(_text(x_f - 6, y + 12,
+                               f"meas. {r.measured_ms:.2f}", 9,
+                               anchor="end", fill="#555"))
     width = x_f + g["width"] + g["gap"]
     return _svg(width, g["top"] + len(rows) * g["row"] + 8, parts)
 
