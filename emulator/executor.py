@@ -18,8 +18,8 @@ from ncsformat import Op, Region
 
 from . import Status
 from .ops import KERNELS, blas
-from .ops.activation import ACTIVATIONS
-from .ops.fp16 import round_to_fp16, to_float16_bits, to_float32
+from .ops.finish import finish
+from .ops.fp16 import to_float16_bits, to_float32
 from .reader import GraphFileError
 
 
@@ -57,6 +57,7 @@ class StageContext:
         self._i = index
         self._acc = {a.role: a for a in executor.graph.accesses[index]}
         self.crop_offsets = executor.graph.crop_offsets.get(index)
+        self.out = None     # set per run: where the result may go directly
 
     def tensor(self, role):
         a = self._acc[role]
@@ -76,6 +77,14 @@ class StageContext:
         if a.index == Region.DATA:
             self._ex.cache[key] = arr
         return arr
+
+    def scratch(self, key, shape, fill):
+        """A float32 array filled once and kept across runs and stages
+        (padded inputs: only the interior changes, the border stays)."""
+        buf = self._ex.cache.get(key)
+        if buf is None:
+            buf = self._ex.cache[key] = np.full(shape, fill, np.float32)
+        return buf
 
 
 class Executor:
@@ -127,14 +136,15 @@ class Executor:
         x = view(self.region(acc["data"].index), acc["data"])
         if x.dtype == np.float16:
             x = to_float32(x)
+        out = view(self.region(acc["output"].index), acc["output"])
+        ctx.out = _direct(out, x)
         y = KERNELS[st.op](st, x, ctx)
         if not _owned(y, x):
             y = np.array(y, np.float32)     # bias and postOps work in place
+        bias = None
         if "bias" in acc and st.op != Op.LRN:
-            y += ctx.const("bias")
-        y = ACTIVATIONS[st.post_op](y, st.post_param)
-        out = view(self.region(acc["output"].index), acc["output"])
-        out[...] = round_to_fp16(y, in_place=True).reshape(out.shape)
+            bias = ctx.const("bias")
+        finish(y, out, bias, st.post_op, st.post_param)
 
     def _check_guards(self, i, st, written):
         """Marks the slots stage i wrote; no guard band may hold any of them."""
@@ -151,6 +161,14 @@ class Executor:
                     raise GuardBandError(
                         f"after stage {i} ({st.name!r}): bytes in the guard "
                         f"band [{a}, {b}) of work buffer {index} were written")
+
+
+def _direct(out, x):
+    """The output memory if a kernel may write its result straight there:
+    dense (H, W, C) float32 slots that the input does not overlap."""
+    if out.flags.c_contiguous and not np.may_share_memory(out, x):
+        return out
+    return None
 
 
 def _owned(y, x):

@@ -22,35 +22,50 @@ def convolution(st, x, ctx):
     cin, cout = st.input_dims[2], st.output_dims[2]
     w = ctx.const("taps", lambda a: a.reshape(kh * kw * cin, cout))
     gy, gx = geometry(st)
-    xp = pad(x, gy, gx)
+    xp = pad(x, gy, gx, ctx=ctx)
     oh, ow = gy[0], gx[0]
+    out = target(ctx, (oh, ow, cout))
     if kh == kw == 1:
         cols = shifted(xp, 0, 0, oh, ow, sy, sx).reshape(oh * ow, cin)
-        return (cols @ w).reshape(oh, ow, cout)
+        np.matmul(cols, w, out=out.reshape(oh * ow, cout))
+        return out
     row = ow * kh * kw * cin
     if row > IM2COL_CHUNK:
         return _conv_by_taps(xp, w.reshape(kh, kw, cin, cout), oh, ow, sy, sx)
     if oh * row <= ONE_SHOT:
-        return _im2col_once(xp, w, oh, ow, kh, kw, sy, sx)
-    return _im2col_chunks(xp, w, oh, ow, kh, kw, sy, sx)
+        return _im2col_once(xp, w, out, kh, kw, sy, sx)
+    return _im2col_chunks(xp, w, out, kh, kw, sy, sx)
 
 
-def _im2col_once(xp, w, oh, ow, kh, kw, sy, sx):
+def target(ctx, shape):
+    """Where a kernel puts its (H, W, C) result: the stage's output memory
+    when the executor offers it (ctx.out) and it has that shape, so no
+    store follows; else a new array."""
+    out = getattr(ctx, "out", None)
+    if out is not None and out.shape == shape:
+        return out
+    return np.empty(shape, np.float32)
+
+
+def _im2col_once(xp, w, out, kh, kw, sy, sx):
     """Small layers: one window view, one copy, one matmul."""
+    oh, ow, cout = out.shape
     xp = np.ascontiguousarray(xp)
     s0, s1, s2 = xp.strides
     cin = xp.shape[2]
     win = as_strided(xp, shape=(oh, ow, kh, kw, cin),
                      strides=(sy * s0, sx * s1, s0, s1, s2), writeable=False)
-    return (win.reshape(oh * ow, kh * kw * cin) @ w).reshape(oh, ow, -1)
+    np.matmul(win.reshape(oh * ow, kh * kw * cin), w,
+              out=out.reshape(oh * ow, cout))
+    return out
 
 
-def _im2col_chunks(xp, w, oh, ow, kh, kw, sy, sx):
+def _im2col_chunks(xp, w, out, kh, kw, sy, sx):
     """Large layers: im2col of a cache-sized band of output rows at a time,
     assembled by one slice copy per kernel tap (faster than copying a
     5-D window view), then one matmul per band."""
-    cin, cout = xp.shape[2], w.shape[1]
-    out = np.empty((oh, ow, cout), np.float32)
+    oh, ow, cout = out.shape
+    cin = xp.shape[2]
     rows = max(1, IM2COL_BAND // (ow * kh * kw * cin))
     cols = np.empty((rows, ow, kh, kw, cin), np.float32)
     for r in range(0, oh, rows):
@@ -84,7 +99,7 @@ def depth_convolution(st, x, ctx):
     cin, cout = st.input_dims[2], st.output_dims[2]
     mult = cout // cin
     gy, gx = geometry(st)
-    xp = pad(x, gy, gx)
+    xp = pad(x, gy, gx, ctx=ctx)
     oh, ow = gy[0], gx[0]
     if mult == 1 and sx == 1 and cin < EINSUM_CHANNELS:
         return _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy)
@@ -94,7 +109,8 @@ def depth_convolution(st, x, ctx):
         win = as_strided(xp, shape=(oh, ow, kh, kw, cin),
                          strides=(sy * s0, sx * s1, s0, s1, s2),
                          writeable=False)
-        return np.einsum("hwijc,ijc->hwc", win, w[..., 0])
+        return np.einsum("hwijc,ijc->hwc", win, w[..., 0],
+                         out=target(ctx, (oh, ow, cin)))
     shape = (oh, ow, cin, mult) if mult > 1 else (oh, ow, cin)
     acc, tmp = np.zeros(shape, np.float32), np.empty(shape, np.float32)
     for ky in range(kh):
@@ -115,14 +131,16 @@ def _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy):
     of C values (2-3x slower at C = 16). Same operations, same order."""
     w = ctx.const("taps", lambda a: np.tile(
         a.reshape(kh, kw, 1, cin), (1, 1, ow, 1)).reshape(kh, kw, ow * cin))
-    acc = np.zeros((oh, ow * cin), np.float32)
+    out = target(ctx, (oh, ow, cin))
+    acc = out.reshape(oh, ow * cin)
+    acc.fill(0)
     tmp = np.empty_like(acc)
     for ky in range(kh):
         for kx in range(kw):
             xs = shifted(xp, ky, kx, oh, ow, sy, 1).reshape(oh, ow * cin)
             np.multiply(xs, w[ky, kx], out=tmp)
             acc += tmp
-    return acc.reshape(oh, ow, cin)
+    return out
 
 
 def deconvolution(st, x, ctx):

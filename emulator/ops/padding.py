@@ -13,16 +13,25 @@ def geometry(st, caffe_pool=False):
     return gy, gx
 
 
-def pad(x, gy, gx, value=0.0):
-    """x padded by (top, bottom) and (left, right); negative pads crop."""
+def pad(x, gy, gx, value=0.0, ctx=None):
+    """x padded by (top, bottom) and (left, right); negative pads crop.
+
+    With a stage context the padded array is a buffer kept across runs
+    (ctx.scratch, shared by stages of the same geometry): its border is
+    filled once, so each run copies only x into it.
+    """
     (_, top, bottom), (_, left, right) = gy, gx
     h, w, c = x.shape
     x = x[:h + min(bottom, 0), :w + min(right, 0)]
     bottom, right = max(bottom, 0), max(right, 0)
     if top == bottom == left == right == 0:
         return x
-    out = np.full((x.shape[0] + top + bottom, x.shape[1] + left + right, c),
-                  value, dtype=np.float32)
+    shape = (x.shape[0] + top + bottom, x.shape[1] + left + right, c)
+    if ctx is None:
+        out = np.full(shape, value, dtype=np.float32)
+    else:
+        key = ("pad", shape, value, top, left, x.shape)
+        out = ctx.scratch(key, shape, value)
     out[top:top + x.shape[0], left:left + x.shape[1]] = x
     return out
 
