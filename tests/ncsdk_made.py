@@ -147,30 +147,32 @@ def caffe_net(name="", fc_stride_y=0, seed=0):
     return f.build(), p
 
 
-def tf_slice_net(first=0, seed=1):
+def tf_slice_net(first=0, seed=1, size=65):
     """TensorFlow net on 65x65x3: conv 3x3 SAME + bias + relu to 65x65x8,
     x[..., first:first+3] by op 19 copy, + the network input (eltwise sum
     reading index 1), + a constant (eltwise sum reading index 3), bias-less
-    FC 1x1x12675 -> 16, scale with bias and relu, FC -> 4 (the output)."""
+    FC 1x1x12675 -> 16, scale with bias and relu, FC -> 4 (the output).
+    ``size`` replaces 65 (small files for the fuzz tests)."""
     rng = np.random.default_rng(seed)
-    n = 65 * 65 * 3
+    s = size
+    n = s * s * 3
     p = {"w1": _rand(rng, 3, 3, 3, 8), "b1": _rand(rng, 8),
-         "k": _rand(rng, 65, 65, 3), "w2": _rand(rng, n, 16, scale=0.02),
+         "k": _rand(rng, s, s, 3), "w2": _rand(rng, n, 16, scale=0.02),
          "mul": _rand(rng, 16), "b2": _rand(rng, 16),
          "w3": _rand(rng, 16, 4), "b3": _rand(rng, 4), "first": first}
     f = NcsdkFile(TF_NAME, shaves=12)
-    x = f.input(65, 65, 3)
-    conv = f.buffer(65, 65, 8)
+    x = f.input(s, s, 3)
+    conv = f.buffer(s, s, 8)
     f.stage("conv/Relu", Op.CONV, x, conv, taps=f.const(p["w1"]),
             tap_dims=(9, 3, 8), bias=f.const(p["b1"]), radix=(3, 3),
             pad_style=PadStyle.TF_SAME, post_op=Op.RELU)
-    sl, s1, s2 = (f.buffer(65, 65, 3) for _ in range(3))
+    sl, s1, s2 = (f.buffer(s, s, 3) for _ in range(3))
     f.stage("strided_slice", Op.COPY, conv.channel(first), sl,
             tap_dims=(1, 8, 3), tap_strides=(2, 2, 2))
     f.stage("add", Op.SUM, sl, s1, taps=x)
     f.stage("add_1", Op.SUM, s1, s2, taps=f.const(p["k"]))
     fc = f.buffer(1, 1, 16)
-    flat = replace(s2, dims=(1, 1, n), strides=(6, 6 * 65, 2))
+    flat = replace(s2, dims=(1, 1, n), strides=(6, 6 * s, 2))
     f.stage("dense/MatMul", Op.FC, flat, fc, taps=f.const(p["w2"]),
             tap_dims=(1, n, 16))
     act = f.buffer(1, 1, 16)

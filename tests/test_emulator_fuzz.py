@@ -1,5 +1,6 @@
 """Thousands of mutated graph files: the reader raises only GraphFileError,
 and whatever it accepts runs without any other exception, fast."""
+import struct
 import time
 
 import numpy as np
@@ -50,7 +51,7 @@ def mutate(blob, rng):
     if kind == 1:                                  # extend
         return bytes(out) + bytes(rng.integers(0, 256, rng.integers(1, 200),
                                                dtype=np.uint8))
-    span = nf.data_start(10) if kind < 5 else len(out)
+    span = min(nf.data_start(10), len(out)) if kind < 5 else len(out)
     for _ in range(rng.integers(1, 6)):
         pos = rng.integers(span)
         if kind == 4:                              # a whole u32 field
@@ -86,3 +87,74 @@ def test_mutated_files_raise_only_graph_file_error():
         assert out.shape == (g.output_count,)
     assert 0 < accepted < MUTANTS      # both paths exercised
     assert time.monotonic() - started < 60
+
+
+# NCSDK-made files (tests/ncsdk_made.py, small sizes) mutated where NCSDK's
+# habits live: storage order, copy channel offsets (dataPointer), the FC's
+# 1x1xN input strides, oversize output dims, indices and tap dims.
+NCSDK_MUTANTS = 600
+_U32_FIELDS = tuple(range(112, 184, 4)) + (187, 193, 199, 205, 211)
+_U16_FIELDS = (191, 197, 203, 209, 215)
+_BYTE_FIELDS = (100, 105, 107, 111, 186, 218)
+
+
+def ncsdk_seeds():
+    from ncsdk_made import (caffe_net, tf_deconv_net, tf_slice_net,
+                            tf_transposed_net)
+    return [caffe_net("net", "producer")[0], tf_slice_net(5, size=5)[0],
+            tf_deconv_net(size=9)[0], tf_transposed_net(4, 6)[0]]
+
+
+def mutate_field(blob, rng):
+    """One to three record fields nudged: +-1/2/64, doubled, halved, or set
+    to a small value; or a random storage order; or dataPointer moved by
+    a few channels (copy offsets, slices)."""
+    out = bytearray(blob)
+    n = nf.Header.unpack(blob).stage_count
+    for _ in range(rng.integers(1, 4)):
+        base = nf.HEADER_LENGTH + nf.STAGE_LENGTH * int(rng.integers(n))
+        kind = rng.integers(8)
+        if kind == 7:
+            out[base + 186] = int(rng.integers(7))
+            continue
+        if kind == 6:
+            ptr = struct.unpack_from("<I", out, base + 187)[0]
+            shift = 2 * int(rng.integers(-8, 9))
+            struct.pack_into("<I", out, base + 187, max(ptr + shift, 0))
+            continue
+        kind %= 3
+        off, fmt = [(_U32_FIELDS, "<I"), (_U16_FIELDS, "<H"),
+                    (_BYTE_FIELDS, "<B")][kind]
+        pos = base + int(rng.choice(off))
+        old = struct.unpack_from(fmt, out, pos)[0]
+        new = int(rng.choice([old + 2, old - 2, old + 1, old - 1, old + 64,
+                              old * 2, old // 2, rng.integers(0, 6)]))
+        struct.pack_into(fmt, out, pos, new % (1 << (8 * struct.calcsize(fmt))))
+    return bytes(out)
+
+
+def test_ncsdk_seeds_are_valid_and_run():
+    for blob in ncsdk_seeds():
+        g = load_graph(blob)
+        Executor(g).run(b"\0" * g.input_bytes)
+
+
+def test_mutated_ncsdk_files_raise_only_graph_file_error():
+    rng = np.random.default_rng(1717)
+    accepted, started = 0, time.monotonic()
+    for seed in ncsdk_seeds():
+        for _ in range(NCSDK_MUTANTS):
+            blob = mutate_field(seed, rng) if rng.integers(4) else \
+                mutate(seed, rng)
+            try:
+                g = load_graph(blob)
+            except GraphFileError:
+                continue
+            accepted += 1
+            n = g.input_bytes // 2
+            x = rng.standard_normal(n).astype(np.float16).tobytes()
+            out = Executor(g).run(x)
+            assert out.shape == (g.output_count,)
+            assert isinstance(g.warnings, list)
+    assert 0 < accepted < 4 * NCSDK_MUTANTS
+    assert time.monotonic() - started < 90
