@@ -129,7 +129,8 @@ def mutate_field(blob, rng):
         old = struct.unpack_from(fmt, out, pos)[0]
         new = int(rng.choice([old + 2, old - 2, old + 1, old - 1, old + 64,
                               old * 2, old // 2, rng.integers(0, 6)]))
-        struct.pack_into(fmt, out, pos, new % (1 << (8 * struct.calcsize(fmt))))
+        new %= 1 << (8 * struct.calcsize(fmt))
+        struct.pack_into(fmt, out, pos, new)
     return bytes(out)
 
 

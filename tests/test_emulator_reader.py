@@ -220,3 +220,151 @@ def test_wrong_input_size_at_run_is_invalid_parameters():
     with pytest.raises(GraphFileError) as e:
         ex.run(b"\0" * 10)
     assert e.value.status == Status.INVALID_PARAMETERS
+
+
+# NCSDK 1.x's own files (ncs-graph-format, "What NCSDK 1.x itself wrote"):
+# what is accepted, with a warning, and NCSDK-like shapes that are refused.
+
+def test_clean_file_has_no_warnings():
+    assert load_graph(good_builder().build()).warnings == []
+
+
+def test_storage_order_4_is_read_from_the_strides():
+    b = good_builder()
+    for st in b.stages:
+        st.storage_order = 4
+    g = load_graph(b.build())
+    x = np.arange(48, dtype=np.float16).reshape(4, 4, 3)
+    want = Executor(load_graph(good_builder().build())).run(x.tobytes())
+    np.testing.assert_array_equal(Executor(g).run(x.tobytes()), want)
+    assert g.warnings == ["storage order 4 (ZYX) on 2 stage(s), read as YXZ "
+                          "from the strides (as NCSDK 1.x wrote Caffe graphs)"]
+
+
+@pytest.mark.parametrize("order", [0, 1, 3, 5, 6])
+def test_other_storage_orders_are_refused(order):
+    refuse(with_stage(good_builder(), 0, storage_order=order),
+           match=f"storage order {order}")
+
+
+@pytest.mark.parametrize("op", [16, 17, 18, 25, 26, 28, 30, 33, 36, 40])
+def test_ncsdk_ops_the_stick_does_not_run(op):
+    refuse(with_stage(good_builder(), 1, op=op), match="does not run")
+
+
+def copy_builder(first=1, oc=2, **changes):
+    """input 3x2x4 -> relu into a work buffer -> copy channels first..,
+    the last stage."""
+    b = GraphBuilder()
+    mid = b.buffer(3, 2, 4)
+    b.stage(Op.RELU, b.input(3, 2, 4), mid)
+    b.stage(Op.COPY, mid.channels(first, first + oc), b.output(3, 2, oc),
+            tap_dims=(1, 4, oc))
+    b.stages[1].input_dims = (3, 2, 4)   # NCSDK: the producer's dims
+    for k, v in changes.items():
+        setattr(b.stages[1], k, v)
+    return b
+
+
+def test_copy_takes_channels_where_the_pointer_points():
+    x = np.arange(24, dtype=np.float16).reshape(2, 3, 4)
+    g = load_graph(copy_builder().build())
+    out = Executor(g, debug=True).run(x.tobytes())
+    np.testing.assert_array_equal(out.reshape(2, 3, 2), x[..., 1:3])
+
+
+@pytest.mark.parametrize("builder,match", [
+    (lambda: copy_builder(first=3), "channels 3..4 of a 4-channel"),
+    (lambda: copy_builder(first=0, oc=5), "copy from"),
+    (lambda: copy_builder(tap_dims=(1, 2, 2)), "tapDimY"),
+    (lambda: copy_builder(output_dims=(2, 2, 2)), "keeps W and H"),
+    (lambda: copy_builder(bias=nf.Operand(Region.DATA, 0)), "bias"),
+    (lambda: copy_builder(data=nf.Operand(9, 4096)), "no earlier stage"),
+])
+def test_malformed_copies_are_refused(builder, match):
+    refuse(builder().build(), match=match)
+
+
+def test_copy_pointer_before_its_tensor_is_refused():
+    b = copy_builder(first=0)
+    b.stages[1].data = nf.Operand(b.stages[1].data.index,
+                                  b.stages[1].data.pointer - 2)
+    refuse(b.build(), match="channels -1")
+
+
+def oversize_builder(op=Op.SIGMOID, **changes):
+    """sigmoid of 3x2x1 declared 3x2x3 (strideX 6) as the last stage."""
+    b = GraphBuilder()
+    b.stage(op, b.input(3, 2, 1), b.output(3, 2, 3))
+    for k, v in changes.items():
+        setattr(b.stages[0], k, v)
+    return b
+
+
+def test_oversize_stage_writes_what_it_computes_through_the_strides():
+    x = np.array([0, 1, -1, 2, -2, 3], np.float16)
+    g = load_graph(oversize_builder().build())
+    out = Executor(g, debug=True).run(x.tobytes()).astype(np.float32)
+    assert g.output_count == 3 * 2 * 6 // 2
+    want = np.zeros((6, 3), np.float32)
+    want[:, 0] = 1 / (1 + np.exp(-x.astype(np.float32)))
+    np.testing.assert_allclose(out.reshape(6, 3), want, atol=1e-3)
+    assert len(g.warnings) == 1 and "declared 3x2x3" in g.warnings[0]
+
+
+@pytest.mark.parametrize("builder,match", [
+    (lambda: oversize_builder(Op.SOFTMAX), "output dims"),
+    (lambda: oversize_builder(bias=nf.Operand(Region.DATA, 0)),
+     "output dims"),
+    (lambda: oversize_builder(output_dims=(4, 2, 3)), "output dims"),
+])
+def test_oversize_outside_what_ncsdk_wrote_is_refused(builder, match):
+    refuse(builder().build(), match=match)
+
+
+def test_early_write_to_the_result_area_grows_it():
+    """NCSDK's Caffe input stage: the input copied into index 2, then a
+    smaller last stage; GetResult returns the last stage's size."""
+    b = GraphBuilder()
+    x = b.input(4, 4, 3)
+    b.stage(Op.NONE, x, b.output(4, 4, 3), name="data", pad_style=2)
+    b.stage(Op.RELU, T(Region.INPUT, 0, (1, 1, 3), (6, 24, 2)),
+            b.output(1, 1, 3))
+    g = load_graph(b.build())
+    assert (g.output_count, g.output_region_bytes) == (3, 96)
+    assert "result area" in g.warnings[0]
+    inp = np.arange(-24, 24, dtype=np.float16)
+    np.testing.assert_array_equal(Executor(g).run(inp.tobytes()),
+                                  np.maximum(inp[:3], 0))
+
+
+def test_result_area_writes_are_bounded():
+    b = GraphBuilder()
+    b.stage(Op.NONE, b.input(1, 1, 1), b.output(1, 1, 1))
+    b.stage(Op.NONE, b.input(1, 1, 1), b.output(1, 1, 1))
+    b.stages[0].output = nf.Operand(Region.OUTPUT, 2 * nf.MAX_OUTPUT_VALUES)
+    refuse(b.build(), match="result area reach")
+
+
+def test_eltwise_operand_from_input_and_data_section_is_noted():
+    b = GraphBuilder()
+    x = b.input(2, 2, 1)
+    mid = b.buffer(2, 2, 1)
+    k = b.const([1, 2, 3, 4])
+    b.stage(Op.SUM, x, mid,
+            taps=T(k.index, k.pointer, (2, 2, 1), compact(2, 2, 1)))
+    b.stage(Op.SUM, mid, b.output(2, 2, 1), taps=x)
+    g = load_graph(b.build())
+    inp = np.array([1, 1, 1, 1], np.float16)
+    np.testing.assert_array_equal(Executor(g).run(inp.tobytes()),
+                                  [3, 4, 5, 6])
+    text = " ".join(g.warnings)
+    assert "index 3" in text and "index 1" in text
+
+
+def test_non_square_tensorflow_input_is_noted():
+    b = GraphBuilder(name="TensorFlow Network")
+    b.stage(Op.RELU, b.input(3, 2, 1), b.output(3, 2, 1))
+    assert "transposed" in load_graph(b.build()).warnings[0]
+    b.name = "my net"
+    assert load_graph(b.build()).warnings == []
