@@ -22,6 +22,10 @@ class CompileResult:
     input_node: str = ""          # what the network was cut at, and the
     output_node: str = ""         # input's (1, H, W, C): a checker feeds the
     input_shape: tuple = ()       # framework the same tensor
+    warnings: list = field(default_factory=list)   # lines for the user
+    # the input in the framework's own rank, batch 1 ((1, 100) for an MLP);
+    # () when the framework takes (1, H, W, C) as it is (Caffe: x (H, W, C))
+    framework_input_shape: tuple = ()
 
     @property
     def stage_count(self):
@@ -36,13 +40,17 @@ def check_shaves(shaves):
 def compile_graph(graph, shaves=1, name="network"):
     """IR graph -> CompileResult (passes, memory plan, writer)."""
     check_shaves(shaves)
-    ends = (graph.input, graph.output, tuple(graph.node(graph.input).shape))
+    first = graph.node(graph.input)
+    ends = (graph.input, graph.output, tuple(first.shape))
+    notes = list(getattr(graph, "warnings", []))
+    framework = tuple(first.attrs.get("framework_shape", ()))
     graph = passes.run_all(graph)
     plan = plan_memory(graph)
     stages, data = lower(graph, plan)
     del graph   # its float32 constants are in `data` as fp16 now
     blob = pack(name, shaves, stages, data)
-    return CompileResult(blob, plan.scratch_bytes, stages, name, *ends)
+    return CompileResult(blob, plan.scratch_bytes, stages, name, *ends,
+                         notes, framework)
 
 
 def compile_file(network, weights=None, shaves=1, input_node=None,
@@ -52,7 +60,8 @@ def compile_file(network, weights=None, shaves=1, input_node=None,
     path = Path(network)
     if not path.is_file():
         fail(NETWORK_FILE, str(network))
-    if weights is not None and not Path(weights).is_file():
+    if weights is not None and not Path(weights).is_file() \
+            and path.suffix.lower() != ".prototxt":   # Caffe: zeros
         fail(WEIGHTS_FILE, str(weights))
     load = frontends.loader_for(path.suffix)
     if load is None:

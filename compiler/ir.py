@@ -54,13 +54,15 @@ class Node:
 class Graph:
     """Nodes in order plus the names of the network input and output."""
 
-    def __init__(self, nodes=(), input=None, output=None):
+    def __init__(self, nodes=(), input=None, output=None, warnings=()):
         self.nodes = list(nodes)
         self.input = input
         self.output = output
+        self.warnings = list(warnings)   # frontend notes, one line each
 
     def copy(self):
-        return Graph([n.copy() for n in self.nodes], self.input, self.output)
+        return Graph([n.copy() for n in self.nodes], self.input, self.output,
+                     self.warnings)
 
     def node(self, name):
         for n in self.nodes:

@@ -33,7 +33,7 @@ def _plain(x):
 
 
 CASES = {
-    4: (lambda x: tf1.square(x, name="out"), "Square (node out)"),
+    4: (lambda x: tf1.math.erf(x, name="out"), "Erf (node out)"),
     5: (lambda x: tf1.nn.conv2d(x, W, [1, 1, 1, 1], "SAME",
                                 dilations=[1, 2, 2, 1], name="out"),
         "dilation"),
@@ -54,8 +54,20 @@ def test_graph_errors(tmp_path, number):
     assert fragment in str(e.value)
 
 
-def test_batch_size_is_error_24(tmp_path):
-    path = write(tmp_path, "net.pb", _pb(_plain, shape=(2, 8, 8, 3)))
+def test_batch_above_1_compiles_as_batch_1_with_a_warning(tmp_path):
+    """NCSDK compiled a TF placeholder of batch N as batch 1."""
+    one = compile_file(write(tmp_path, "one.pb", _pb(_plain)), name="n")
+    two = compile_file(write(tmp_path, "two.pb", _pb(_plain,
+                                                     shape=(2, 8, 8, 3))),
+                       name="n")
+    assert two.blob == one.blob
+    assert one.warnings == [] and len(two.warnings) == 1
+    assert "batch 2" in two.warnings[0]
+
+
+def test_a_reshape_to_another_batch_is_error_24(tmp_path):
+    body = (lambda x: tf1.reshape(tf1.nn.relu(x), [2, 8, 4, 3], name="out"))
+    path = write(tmp_path, "net.pb", _pb(body))
     with pytest.raises(CompileError) as e:
         compile_file(path)
     assert e.value.number == 24

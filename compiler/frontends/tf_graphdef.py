@@ -15,6 +15,9 @@ from .. import ir
 from ..errors import (INVALID_FILE, NODE_NAME, PLACEHOLDER, STAGE_DETAILS,
                       STAGE_TYPE, CompileError, fail)
 from . import tf_proto
+from .tf_flow import (Flow, control_dead, controls, is_learning_phase,
+                      merge, stray_placeholder, switch, alias)
+from .tf_fold import FOLDERS, SHAPE_OPS, evaluate
 from .tf_ops import CONVERTERS
 from .tf_values import attr, nhwc, shape_dims
 
@@ -56,6 +59,9 @@ class Context:
         self.consts = {}            # tensor name -> numpy array
         self.nodes = []             # converted nodes in order
         self.rank = {}              # tensor name -> rank of the TF tensor
+        self.flow = Flow()          # dead branches, deferred failures
+        self.visited = set()        # node names already converted
+        self.warnings = []          # one line each, for the user
 
     def inputs(self, node):
         return [n for n in map(_split_input, node.input) if n is not None]
@@ -126,46 +132,62 @@ def _split_input_lenient(name):
     return None if name.startswith("^") else name.partition(":")[0]
 
 
-def _input_shape(graph, tf_nodes, node, input_size):
-    """Shape of the network input node, from its attrs, inference or -is."""
+def _declared_dims(graph, node, input_size):
+    """The input's TF shape: its attrs, else inferred by a compile up to it."""
     dims = None
-    if node.op == "Placeholder":
+    if node.op in ("Placeholder", "PlaceholderWithDefault"):
         dims = attr(node, "shape")
     if dims is None and "_output_shapes" in node.attr:
         shapes = node.attr["_output_shapes"].list.shape
         dims = shape_dims(shapes[0]) if shapes else None
-    if dims is None and node.op != "Placeholder":
+    if dims is None and node.op not in ("Placeholder",
+                                        "PlaceholderWithDefault"):
         try:
             sub = graphdef_to_ir(graph, output_node=node.name,
                                  input_size=input_size)
-            dims = list(sub.node(sub.output).shape)
+            rank = sub.rank_of_output
+            dims = list(sub.node(sub.output).shape)[4 - rank:]
         except CompileError:
             dims = None
-    if dims is None or len(dims) != 4:
-        if dims is not None and len(dims) in (2, 3) and -1 not in dims[1:]:
-            return nhwc([1 if d == -1 else d for d in dims], node.name)
+    return dims
+
+
+def _input_shape(graph, node, input_size, warnings):
+    """(IR shape, TF shape with batch 1) of the network input. A placeholder
+    whose batch is unknown or > 1 is taken as batch 1, with a warning, as
+    NCSDK did; 2-D [N, C] and 3-D inputs are right-aligned."""
+    dims = _declared_dims(graph, node, input_size)
+    if dims is None or not 1 <= len(dims) <= 4:
         fail(STAGE_DETAILS, f"input {node.name}: shape {dims} unknown or not "
              "[N, H, W, C]; give -is W H")
     dims = list(dims)
-    if dims[0] == -1:
-        dims[0] = 1
-    if input_size:
+    if len(dims) >= 2 and dims[0] != 1:
+        if node.op in ("Placeholder", "PlaceholderWithDefault"):
+            batch = "unknown" if dims[0] == -1 else dims[0]
+            warnings.append(f"input {node.name}: batch {batch} compiled as "
+                            "batch 1 (as NCSDK)")
+            dims[0] = 1
+        elif dims[0] == -1:
+            dims[0] = 1
+    if input_size and len(dims) == 4:
         dims[2], dims[1] = int(input_size[0]), int(input_size[1])
     if -1 in dims:
         fail(STAGE_DETAILS, f"input {node.name}: shape {dims} unknown; give "
              "-is W H")
-    return nhwc(dims, f"input {node.name}")
+    return nhwc(dims, f"input {node.name}"), tuple(int(d) for d in dims)
 
 
 def _likely_input(tf_nodes, placeholders):
     """The placeholder that is the image: named `input`, else the only 4-D
     one, else the first. Then Error 34 names the stray ones (keep_prob,
-    is_training), not the image."""
-    if "input" in placeholders:
+    is_training), not the image. A learning phase is never the input."""
+    candidates = [p for p in placeholders
+                  if not is_learning_phase(tf_nodes[p])] or placeholders
+    if "input" in candidates:
         return "input"
-    four_d = [p for p in placeholders
+    four_d = [p for p in candidates
               if len(attr(tf_nodes[p], "shape") or []) == 4]
-    return four_d[0] if len(four_d) == 1 else placeholders[0]
+    return four_d[0] if len(four_d) == 1 else candidates[0]
 
 
 def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
@@ -187,35 +209,129 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
         if not placeholders:
             fail(STAGE_DETAILS, "the network has no input placeholder")
         given_in = tf_nodes[_likely_input(tf_nodes, placeholders)]
-    extra = [p for p in placeholders if p != given_in.name]
-    if extra:
-        fail(PLACEHOLDER, ", ".join(extra))
     ctx = Context(tf_nodes)
-    shape = _input_shape(graph, tf_nodes, given_in, input_size)
-    inp = ir.Node(given_in.name, "input", [], shape)
+    ctx.flow.placeholders = set(placeholders) - {given_in.name}
+    shape, tf_shape = _input_shape(graph, given_in, input_size, ctx.warnings)
+    inp = ir.Node(given_in.name, "input", [], shape,
+                  {"framework_shape": tf_shape})
     ctx.values[inp.name] = inp
-    ctx.rank[inp.name] = len(attr(given_in, "shape") or [0] * 4)
+    ctx.rank[inp.name] = len(tf_shape)
     ctx.nodes.append(inp)
+    ctx.visited.add(inp.name)
     for name in order:
-        if name == given_in.name:
+        if name != given_in.name:
+            _convert_one(ctx, tf_nodes[name])
+            ctx.visited.add(name)
+    return _finish(ctx, out.name, inp.name)
+
+
+def _finish(ctx, out, inp):
+    """The IR graph, or the deferred failure that reaches the output."""
+    flow = ctx.flow
+    if flow.used:
+        fail(PLACEHOLDER, ", ".join(flow.used))
+    if out in flow.poison:
+        raise flow.poison[out][1]
+    if flow.is_dead(out):
+        fail(STAGE_DETAILS, f"output {out} is on a branch never taken")
+    if out not in ctx.values:
+        fail(STAGE_DETAILS, f"output {out} is a constant")
+    graph = ir.Graph(_live_nodes(ctx, ctx.values[out].name), input=inp,
+                     output=ctx.values[out].name, warnings=ctx.warnings)
+    graph.rank_of_output = ctx.rank.get(out, 4)
+    return graph
+
+
+def _live_nodes(ctx, output):
+    """The converted nodes the output reads (not those of dead branches)."""
+    by_name = {n.name: n for n in ctx.nodes}
+    needed, stack = set(), [output]
+    while stack:
+        name = stack.pop()
+        if name in needed or name not in by_name:
             continue
-        _convert_one(ctx, tf_nodes[name])
-    if out.name not in ctx.values:
-        fail(STAGE_DETAILS, f"output {out.name} is a constant")
-    return ir.Graph(ctx.nodes, input=inp.name, output=out.name)
+        needed.add(name)
+        stack.extend(by_name[name].inputs)
+    return [n for n in ctx.nodes if n.name in needed or n.op == "input"]
 
 
 def _convert_one(ctx, node):
+    """One node: constant, dead, poisoned, folded, plumbing or converted."""
     if node.op == "Const":
         value = attr(node, "value")
         if not isinstance(value, np.ndarray):
             fail(STAGE_DETAILS, f"constant {node.name} has no tensor value")
         ctx.consts[node.name] = value
         return
-    ins = ctx.inputs(node)
-    if node.op in ("Identity", "StopGradient") and ins and ins[0] in ctx.consts:
-        ctx.consts[node.name] = ctx.consts[ins[0]]
+    flow = ctx.flow
+    if node.op == "Merge":
+        merge(ctx, node)
         return
+    ins = ctx.inputs(node)
+    if any(flow.is_dead(t) for t in ins) or any(
+            control_dead(ctx, c) for c in controls(node)):
+        flow.kill(node.name)
+        return
+    error = flow.first_poison(ins)
+    if error is not None:
+        flow.note_placeholders(ins)
+        if node.op in SHAPE_OPS and error.number != PLACEHOLDER:
+            error = CompileError(STAGE_DETAILS, f"{node.name} ({node.op}): "
+                                 f"the shape of {ins[0]} is not known at "
+                                 f"compile time ({error.detail})")
+        flow.spoil(node.name, error)
+        return
+    try:
+        _evaluate(ctx, node, ins)
+    except CompileError as exc:
+        flow.spoil(node.name, exc)
+
+
+def _evaluate(ctx, node, ins):
+    if node.op in ("Placeholder", "PlaceholderWithDefault"):
+        _placeholder(ctx, node, ins)
+    elif node.op == "Switch":
+        switch(ctx, node)
+    elif node.op in FOLDERS and _foldable(ctx, node, ins):
+        args = [ctx.consts[t] if t in ctx.consts else _static(ctx, t)
+                for t in ins]
+        for port, value in enumerate(evaluate(node, args)):
+            ctx.consts[port_name(node.name, port)] = value
+    else:
+        _convert(ctx, node)
+
+
+def _foldable(ctx, node, ins):
+    if node.op in SHAPE_OPS:
+        return bool(ins) and all(t in ctx.consts or t in ctx.values
+                                 for t in ins)
+    return bool(ins) and all(t in ctx.consts for t in ins)
+
+
+def _static(ctx, tensor):
+    """A stand-in array of the tensor's static TF shape (batch 1), for
+    Shape/Size/Rank: no memory behind it."""
+    rank = ctx.rank.get(tensor, 4)
+    dims = ctx.values[tensor].shape[len(ctx.values[tensor].shape) - rank:]
+    return np.broadcast_to(np.zeros((), np.float32), dims)
+
+
+def _placeholder(ctx, node, ins):
+    """A placeholder that is not the input: a learning phase is False (a
+    bare Placeholder with a warning); PlaceholderWithDefault takes its
+    default; any other is Error 34 if a live node reads it."""
+    if is_learning_phase(node):
+        ctx.consts[node.name] = np.array(False)
+        if node.op == "Placeholder":
+            ctx.warnings.append(f"placeholder {node.name} taken as False "
+                                "(inference)")
+    elif node.op == "PlaceholderWithDefault":
+        alias(ctx, node.name, ins[0] if ins else "", node)
+    else:
+        raise stray_placeholder(node.name)
+
+
+def _convert(ctx, node):
     converter = CONVERTERS.get(node.op)
     if converter is None:
         fail(STAGE_TYPE, f"{node.op} (node {node.name})")
