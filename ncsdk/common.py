@@ -1,4 +1,5 @@
 """What the NCSDK commands share: the network flags and compiling from them."""
+import sys
 
 
 def add_network_arguments(p):
@@ -35,13 +36,23 @@ def weights_argument(network, weights):
     return weights
 
 
-def compile_from_args(args):
+def compile_from_args(args, warn=True):
     """compile_file with the flags of add_network_arguments (the result
-    names its input, output and input shape)."""
+    names its input, output and input shape); its warnings go to stderr as
+    "[Warning] ..." lines."""
     from compiler.api import compile_file
 
-    return compile_file(args.network,
-                        weights=weights_argument(args.network, args.weights),
-                        shaves=args.shaves, input_node=args.input_node,
-                        output_node=args.output_node,
-                        input_size=args.input_size)
+    result = compile_file(args.network,
+                          weights=weights_argument(args.network,
+                                                   args.weights),
+                          shaves=args.shaves, input_node=args.input_node,
+                          output_node=args.output_node,
+                          input_size=args.input_size)
+    if warn:
+        print_warnings(result)
+    return result
+
+
+def print_warnings(result):
+    for line in getattr(result, "warnings", []):
+        print(f"[Warning] {line}", file=sys.stderr)

@@ -7,6 +7,8 @@ from compiler import CompileError
 from ncsdk.compile import main
 
 RELU = 'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n'
+CONV = ('layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+        'convolution_param { num_output: 2 kernel_size: 3 } }\n')
 
 
 def error_of(tmp_path, text):
@@ -77,9 +79,29 @@ def test_cli_reports_unparsable_prototxt(tmp_path, capsys):
     assert "[Error 22]" in capsys.readouterr().err
 
 
-def test_cli_missing_weights_file(tmp_path, capsys):
+@pytest.mark.parametrize("weights", ["none.caffemodel", "empty.caffemodel"])
+def test_cli_missing_or_empty_weights_compile_as_zeros(tmp_path, capsys,
+                                                        weights):
+    """NCSDK compiled a missing or 0-byte caffemodel as zero weights."""
     proto = tmp_path / "n.prototxt"
-    proto.write_text(net((4, 4, 1), RELU))
-    assert main([str(proto), "-w", str(tmp_path / "none.caffemodel"),
+    proto.write_text(net((4, 4, 1), CONV))
+    (tmp_path / "empty.caffemodel").write_bytes(b"")
+    assert main([str(proto), "-o", str(tmp_path / "zeros.graph")]) == 0
+    capsys.readouterr()
+    assert main([str(proto), "-w", str(tmp_path / weights),
+                 "-o", str(tmp_path / "g")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("[Warning] weights ")
+    assert weights in err[0] and "zero weights" in err[0]
+    assert (tmp_path / "g").read_bytes() == \
+        (tmp_path / "zeros.graph").read_bytes()
+
+
+def test_cli_corrupt_weights_file_is_error_22(tmp_path, capsys):
+    proto = tmp_path / "n.prototxt"
+    proto.write_text(net((4, 4, 1), CONV))
+    (tmp_path / "bad.caffemodel").write_bytes(b"\xff\xff\xff\x0f garbage")
+    assert main([str(proto), "-w", str(tmp_path / "bad.caffemodel"),
                  "-o", str(tmp_path / "g")]) == 2
-    assert "[Error 9]" in capsys.readouterr().err
+    assert "[Error 22]" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()

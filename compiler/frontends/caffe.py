@@ -261,6 +261,18 @@ def load(network, weights=None, options=None):
              "input is the prototxt's declared input)")
     net = _read(network, binary=False)
     weights = weights or default_weights(network)
+    notes = []
+    if weights and not _has_bytes(weights):
+        notes.append(f"weights {weights} missing or empty: compiled with "
+                     "zero weights (as NCSDK)")
+        weights = None
     weights_net = _read(weights, binary=True) if weights else None
-    return net_to_ir(net, weights_net, options.get("output_node"),
-                     options.get("input_size"))
+    graph = net_to_ir(net, weights_net, options.get("output_node"),
+                      options.get("input_size"))
+    graph.warnings.extend(notes)
+    return graph
+
+
+def _has_bytes(path):
+    path = Path(path)
+    return path.is_file() and path.stat().st_size > 0
