@@ -1,0 +1,152 @@
+"""The fast end of a stage (bias, postOp, fp16 rounding straight into the
+output memory) rounds exactly like numpy's own float16 conversion, keeps
+the sign of -0.0, and leaves no state behind between runs."""
+import numpy as np
+import pytest
+
+from emulator.executor import Executor
+from emulator.ops.finish import finish
+from emulator.ops.fp16 import round_nonnegative_into
+from emulator.reader import load_graph
+from emulator_helpers import GraphBuilder, Op, PadStyle, compact, T, Region
+
+rng = np.random.default_rng(5)
+N = 300_000
+
+
+def numpy_fp16(a):
+    with np.errstate(all="ignore"):
+        return np.asarray(a, np.float32).astype(np.float16).astype(np.float32)
+
+
+def same_bits(got, want):
+    np.testing.assert_array_equal(np.asarray(got).view(np.uint32),
+                                  np.asarray(want).view(np.uint32))
+
+
+NONNEGATIVE = [
+    np.maximum(rng.standard_normal(N), 0).astype(np.float32),
+    np.exp(rng.uniform(-104, 11, N)).astype(np.float32),  # float32 subnormals up
+    rng.integers(0, 0x477FF000, N, dtype=np.uint32).view(np.float32),
+    np.array([0, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 2 ** -14 - 2 ** -25,
+              2 ** -14, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 6, 65504, 65519.99,
+              5.96e-8, 1e-45], np.float32),
+]
+
+
+@pytest.mark.parametrize("values", NONNEGATIVE,
+                         ids=["relu", "wide", "all-bits", "edges"])
+def test_nonnegative_rounding_matches_numpy_float16(values):
+    out = np.empty_like(values)
+    assert round_nonnegative_into(values.copy(), out)
+    same_bits(out, numpy_fp16(values))
+
+
+def test_nonnegative_rounding_writes_through_strides_only_its_slots():
+    y = np.abs(rng.standard_normal((4, 5, 3))).astype(np.float32)
+    memory = np.full((4, 5, 8), 7.0, np.float32)
+    assert round_nonnegative_into(y.copy(), memory[:, :, 2:5])
+    same_bits(memory[:, :, 2:5], numpy_fp16(y))
+    assert (memory[:, :, :2] == 7).all() and (memory[:, :, 5:] == 7).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, 65520, np.inf])
+def test_nonnegative_rounding_declines_nan_and_overflow(bad):
+    y = np.array([1.5, bad, 3.0], np.float32)
+    before = y.copy()
+    assert not round_nonnegative_into(y, np.empty_like(y))
+    same_bits(y, before)
+
+
+def reference_stage_end(y, bias, post_op, param):
+    """What a stage stores, by the definition: fp16(postOp(y + bias))."""
+    z = y if bias is None else y + bias
+    if post_op == Op.RELU:
+        z = np.maximum(z, 0)
+    elif post_op == Op.RELU_X:
+        z = np.clip(z, 0, param)
+    elif post_op == Op.LEAKY_RELU:
+        z = np.where(z > 0, z, z * np.float32(param))
+    return numpy_fp16(z)
+
+
+def kernel_result():
+    y = (rng.standard_normal((6, 7, 16)) * np.exp(rng.uniform(-20, 5, 16))
+         ).astype(np.float32)
+    y[0, 0] = -0.0
+    y[1, 1] = 0.0
+    y[2, 2] = 1e-6
+    y[3, 3, :4] = [np.nan, 70000, -70000, 65519]
+    return y
+
+
+BIASES = {
+    "none": None,
+    "plain": rng.standard_normal(16).astype(np.float32),
+    "with -0": np.where(np.arange(16) % 3 == 0, -0.0,
+                        rng.standard_normal(16)).astype(np.float32),
+    "zeros": np.zeros(16, np.float32),
+}
+
+
+@pytest.mark.parametrize("bias", BIASES.values(), ids=BIASES.keys())
+@pytest.mark.parametrize("post_op,param", [(Op.NONE, 0), (Op.RELU, 0),
+                                           (Op.RELU_X, 6.0),
+                                           (Op.LEAKY_RELU, 0.1)])
+@pytest.mark.parametrize("nan", [False, True])
+def test_stage_end_matches_its_definition(bias, post_op, param, nan):
+    y = kernel_result()
+    if not nan:
+        y[3, 3, 0] = 2.0
+    want = reference_stage_end(y, bias, post_op, param)
+    out = np.full((6, 7, 16), 9.0, np.float32)
+    finish(y.copy(), out, bias, post_op, param)
+    nans = np.isnan(want)
+    assert np.array_equal(np.isnan(out), nans)
+    same_bits(out[~nans], want[~nans])
+
+
+def test_relu_x_without_bias_keeps_negative_zero():
+    """A scale by -1 makes 0 into -0.0; ReLU-X (a clip) keeps it, and so
+    must the rounding (a bias would have made it +0.0)."""
+    b = GraphBuilder()
+    b.stage(Op.SCALE, b.input(4, 4, 2), b.output(4, 4, 2),
+            taps=b.const(-np.ones(2)), tap_dims=(1, 1, 2),
+            post_op=Op.RELU_X, post_param=6.0)
+    got = Executor(load_graph(b.build())).run(bytes(2 * 4 * 4 * 2))
+    assert (got == 0).all() and np.signbit(got).all()
+
+
+def two_branch_graph():
+    """Two depthwise stages of one geometry (one shared padded buffer) and
+    two convolutions writing channel slices of one output (strided)."""
+    b = GraphBuilder()
+    x = b.input(9, 8, 4)
+    mid = [b.buffer(9, 8, 4) for _ in range(2)]
+    out = b.output(9, 8, 6)
+    for m in mid:
+        w = rng.standard_normal((3, 3, 4)).astype(np.float16)
+        b.stage(Op.DEPTH_CONV, x, m, taps=b.const(w), radix=(3, 3),
+                stride=(1, 1), pad_style=PadStyle.TF_SAME, tap_dims=(9, 4, 4),
+                bias=b.const(rng.standard_normal(4)), post_op=Op.RELU)
+    for k, m in enumerate(mid):
+        w = rng.standard_normal((1, 4, 3)).astype(np.float16)
+        b.stage(Op.CONV, m, out.channels(3 * k, 3 * k + 3), taps=b.const(w),
+                radix=(1, 1), stride=(1, 1), pad_style=PadStyle.TF_VALID,
+                tap_dims=(1, 4, 3), bias=b.const(rng.standard_normal(3)),
+                post_op=Op.RELU_X, post_param=6.0)
+    return b.build()
+
+
+def test_runs_leave_nothing_behind():
+    """Buffers kept across runs (padded inputs) never leak into a result:
+    one executor running inputs a, b, a gives what fresh ones give."""
+    graph = load_graph(two_branch_graph())
+    inputs = [rng.standard_normal((8, 9, 4)).astype(np.float16).tobytes()
+              for _ in range(2)]
+    fresh = [Executor(graph).run(t) for t in inputs]
+    reused = Executor(graph)
+    for t, want in zip(inputs + inputs[:1], fresh + fresh[:1]):
+        np.testing.assert_array_equal(reused.run(t).view(np.uint16),
+                                      want.view(np.uint16))
+    assert not np.array_equal(fresh[0], fresh[1])
