@@ -7,9 +7,12 @@ Any defect raises GraphFileError with the mvnc Status the API reports.
 
 Region sizes the file does not state are derived from it: the input tensor
 is the buffer described by the first read of index 1 (H rows of strideY);
-the output is outputDimX*outputDimY*outputStrideX/2 fp16 values of the last
-stage (as the NCSDK host computes it); the scratch area ends after the
-farthest byte any work access touches plus that buffer's guard band.
+the result is outputDimX*outputDimY*outputStrideX/2 fp16 values of the last
+stage (as the NCSDK host computes it; the last stage must write inside it),
+and the memory behind index 2 (``output_region_bytes``) also covers every
+earlier write there, up to the same 64 Mi values; the scratch area ends
+after the farthest byte any work access touches plus that buffer's guard
+band.
 Beyond the spec's explicit rules the reader also requires fp16-aligned
 pointers and strides, 64-aligned data-section pointers, strides that nest
 as YXZ (no two values of a tensor share memory) and a bounded amount of
@@ -21,9 +24,17 @@ Graph files that NCSDK 1.x's own mvNCCompile wrote (ncs-graph-format,
 (the strides give the layout), op 19 copy (a channel slice), a leading
 Caffe input stage that copies the input into the result area, eltwise
 operands in the input or data section, and stages declared larger than
-they compute. Whatever odd but accepted thing a file holds is described,
-one human-readable line each, in ``Graph.warnings`` (the API surfaces it);
-NCSDK-like shapes that section does not describe are refused with a reason.
+they compute (an activation whose output claims more channels than its
+input: it writes the channels it computes through the declared strides,
+and the declared extent is bounds-checked as if written). A copy's
+channels must lie inside the tensor its producers wrote. Whatever odd but
+accepted thing a file holds is described, one human-readable line each, in
+``Graph.warnings`` (a list of str; empty for a file as this project writes
+it): storage order 4, oversize stages, writes past the result into the
+result area, eltwise operands in index 1 or 3, a non-square input in a
+"TensorFlow Network" (NCSDK wrote those transposed). NCSDK-like shapes that
+section does not describe (other storage orders, NCSDK ops the stick does
+not run, copies with constants, ...) are refused with a reason.
 """
 from dataclasses import dataclass, field
 
@@ -114,7 +125,7 @@ class Graph:
     data: bytes                      # the data section
     accesses: list                   # per stage, its list of Access
     input_bytes: int                 # size LoadTensor must send
-    output_bytes: int                # size of the result region
+    output_bytes: int                # what GetResult returns (host's size)
     scratch_bytes: int               # one work area, guard bands included
     crop_offsets: dict = field(default_factory=dict)
     # Memory behind index 2: at least output_bytes, more when an earlier
@@ -218,8 +229,8 @@ def _shape(i, st, warnings):
         warnings.append(
             f"{where}: output declared {ow}x{oh}x{oc} but a {op.name.lower()}"
             f" of {w}x{h}x{c} computes {c} channel(s); they are written "
-            "through the declared strides, the rest stays zero (as NCSDK "
-            "1.x's stick did)")
+            "through the declared strides and the other channels are left "
+            "unwritten (zero in fresh memory), as NCSDK 1.x's stick did")
         return w * h * c
     if op in SAME_SHAPE_OPS:
         if st.output_dims != st.input_dims:
