@@ -150,14 +150,19 @@ def stage_flops(st):
 
 
 def ncsdk_flops(st, framework="caffe"):
-    """FLOPs as NCSDK's profiler printed them (its MFLOPs column): Caffe
-    fully connected layers 2*outputs, TensorFlow ones 2*inputs*outputs,
-    Caffe deconvolutions 0; the rest as stage_flops."""
-    tf = framework == "tensorflow"
-    if st.op == Op.FC and not tf:
-        return 2 * st.output_dims[2]
-    if st.op == Op.DECONV and not tf:
+    """FLOPs as NCSDK's profiler printed them (its MFLOPs column).
+
+    Caffe deconvolutions print 0; a Caffe fully connected layer on a 1x1xC
+    input prints 2*outputs (GoogLeNet's loss3/classifier: 0.002), one on a
+    spatial input its real 2*inputs*outputs (tiny-yolo's fc9: 36.88), as
+    do all TensorFlow ones (VGG16's fc1, MNIST's fc1); elementwise sums
+    print 0 (the FCNs' fuse layers, MobileNet-v2's blocks); the rest as
+    stage_flops."""
+    caffe = framework != "tensorflow"
+    if (caffe and st.op == Op.DECONV) or st.op in (Op.SUM, Op.PROD, Op.MAX):
         return 0
+    if caffe and st.op == Op.FC and tuple(st.input_dims[:2]) == (1, 1):
+        return 2 * st.output_dims[2]
     return stage_flops(st)
 
 

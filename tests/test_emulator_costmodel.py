@@ -33,14 +33,31 @@ def test_flops_match_ncsdk_profile(st, mflops):
 def test_fc_and_depthwise_flops_follow_the_stated_rules():
     fc = stage(Op.FC, (1, 1, 1024), (1, 1, 1000))
     assert cm.stage_flops(fc) == 2 * 1024 * 1000       # the work timed
-    assert cm.ncsdk_flops(fc) == 2 * 1000               # what NCSDK printed
+    assert cm.ncsdk_flops(fc) == 2 * 1000               # Caffe, 1x1 input
+    assert cm.ncsdk_flops(fc, "tensorflow") == 2 * 1024 * 1000
+    yolo = stage(Op.FC, (7, 7, 256), (1, 1, 1470))      # tiny-yolo's fc9
+    assert round(cm.ncsdk_flops(yolo) / 1e6, 5) == 36.87936
     dw = stage(Op.DEPTH_CONV, (112, 112, 32), (112, 112, 64), (3, 3))
     assert cm.stage_flops(dw) == 2 * 112 * 112 * 32 * 9 * 2
 
 
+def test_caffe_deconvolutions_and_sums_print_zero_mflops():
+    de = stage(Op.DECONV, (68, 48, 21), (568, 408, 21), (32, 32), (8, 8))
+    assert cm.ncsdk_flops(de) == 0
+    assert cm.stage_flops(de) == 2 * 68 * 48 * 21 * 21 * 32 * 32
+    assert cm.ncsdk_flops(stage(Op.SUM, (4, 4, 2), (4, 4, 2))) == 0
+
+
 def test_bytes_count_input_output_weights_and_bias():
-    want = 2 * (56 * 56 * 64 + 56 * 56 * 192 + 9 * 64 * 192 + 192)
+    want = 2 * (56 * 56 * 64 + 56 * 56 * 192 + 9 * 64 * 192)
     assert cm.stage_bytes(CONV2) == want
+
+
+def test_ncsdk_bandwidth_bytes_read_each_window_and_the_weights():
+    """GoogLeNet's conv2/3x3: 316.67 MB/s x 11.55 ms = 3.657 MiB."""
+    got = cm.ncsdk_bytes(CONV2)
+    assert got == 2 * (56 * 56 * 64 * 9 + 9 * 64 * 192)
+    assert got / 2 ** 20 == pytest.approx(316.67 * 11.55e-3, rel=0.01)
 
 
 def test_shave_scaling_12_is_2_to_4x_of_1_and_4_8_12_close():
@@ -50,14 +67,34 @@ def test_shave_scaling_12_is_2_to_4x_of_1_and_4_8_12_close():
     assert t[1] > t[4] > t[8] > t[12]
 
 
-def test_time_is_overhead_plus_compute_plus_memory():
-    p = cm.DEFAULT.with_(overhead_ms=1.0, ddr_gbytes_s=1.0)
-    st = stage(Op.RELU, (10, 10, 10), (10, 10, 10))
-    compute = 1000 / (p.peak_gflops_12 * 1e9 * p.efficiency["other"])
-    want = 1.0 + 1e3 * (compute + 4000 / 1e9)
+def test_time_is_the_sum_of_coefficient_times_count():
+    coef = {k: 0.0 for k in cm.TERMS}
+    coef.update(overhead=1.0, conv1x1=10.0, conv_out=2.0, ddr=0.5)
+    p = cm.CostParams(coef=coef, parallel_fraction=0.8)
+    st = stage(Op.CONV, (10, 10, 16), (10, 10, 8))
+    gflops = 2 * 100 * 8 * 16 / 1e9
+    mbytes = 2 * (1600 + 800 + 16 * 8) / 1e6
+    want = 1.0 + 10.0 * gflops + 2.0 * 800 / 1e6 + 0.5 * mbytes
     assert cm.stage_time_ms(st, 12, p) == pytest.approx(want)
 
 
-def test_googlenet_big_convs_within_2x_of_measured():
-    assert 5.63 / 2 < cm.stage_time_ms(CONV1) < 5.63 * 2
-    assert 11.55 / 2 < cm.stage_time_ms(CONV2) < 11.55 * 2
+def test_three_channel_3x3_runs_far_below_a_7x7():
+    """Kernel rows fill 8-lane vectors: 3x3x3 = 9 values in 16 lanes,
+    7x7x3 = 21 in 24, so per FLOP the 3x3 on RGB costs ~1.5x more."""
+    k3 = stage(Op.CONV, (224, 224, 3), (224, 224, 64), (3, 3), bias=True)
+    per3 = cm.term_ms(k3)["conv"] / cm.stage_flops(k3)
+    per7 = cm.term_ms(CONV1)["conv"] / cm.stage_flops(CONV1)
+    assert per3 / per7 == pytest.approx((16 / 9) / (24 / 21))
+
+
+def test_googlenet_big_convs_within_1_5x_of_measured():
+    """One conv rate for seven nets: GoogLeNet's conv2/3x3 (60 GFLOPS
+    measured) is among the fastest, so it is predicted ~40 % slow."""
+    assert 5.63 / 1.5 < cm.stage_time_ms(CONV1) < 5.63 * 1.5
+    assert 11.55 / 1.5 < cm.stage_time_ms(CONV2) < 11.55 * 1.5
+
+
+def test_uncovered_stage_kinds_use_the_documented_prior():
+    assert "other" in cm.DEFAULT.priors
+    relu = stage(Op.ELU, (10, 10, 10), (10, 10, 10))
+    assert set(cm.basis(relu)) == {"overhead", "other", "ddr"}

@@ -132,7 +132,8 @@ def test_help_explains_every_flag(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for flag in ("-w WEIGHTS", "-s N", "-in NODE", "-on NODE", "-is W H",
-                 "-o FILE", "-of PREFIX", "Detailed Per Layer Profile"):
+                 "-o FILE", "-of PREFIX", "--compare MEASURED",
+                 "Detailed Per Layer Profile"):
         assert flag in out
 
 
@@ -153,3 +154,83 @@ def test_a_slice_reader_depends_only_on_the_producer_of_its_channels():
                 [acc("data", 110, 3), acc("output", 0, 3, True, index=5)],
                 [acc("data", 100, 8), acc("output", 0, 8, True, index=2)]]
     assert stage_inputs(accesses) == [[INPUT], [INPUT], [1], [0, 1]]
+
+
+MEASURED_CSV = Path(__file__).resolve().parents[1] / "ncsdk" / "measurements" \
+    / "googlenet_caffe_12shaves_profile.csv"
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compare")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([PROTOTXT, "-s", "12", "-o", str(d / "g.graph"),
+                     "-of", str(d) + "/", "--compare", str(MEASURED_CSV)])
+    return code, out.getvalue(), d
+
+
+def test_compare_prints_measured_beside_predicted(compared):
+    code, out, _ = compared
+    assert code == 0
+    part = out[out.index("Predicted vs measured per layer"):]
+    row = next(l for l in part.splitlines() if l.startswith("4 "))
+    name, pred, meas, err = row.split()[1:5]
+    assert (name, meas) == ("conv2/3x3", "11.55")
+    assert float(err.rstrip("%")) == pytest.approx(
+        100 * (float(pred) / 11.55 - 1), abs=0.2)
+    total = next(l for l in part.splitlines() if l.startswith("Total"))
+    assert total.split()[-1] == "88.67"
+    assert "Measured layers with no stage (0): none" in part
+
+
+def test_compare_goes_into_the_reports(compared):
+    _, _, d = compared
+    doc = json.loads((d / "profile.json").read_text())
+    assert doc["stages"][4]["measured_ms"] == 11.55
+    assert doc["comparison"]["unmatched_stages"] == []
+    html = (d / "profile.html").read_text()
+    assert "Predicted vs measured per layer" in html
+    assert "meas. 11.55" in html
+
+
+def test_caffe_stages_match_by_top_name(tmp_path):
+    """tiny-yolo's conv1 -> bn1 -> scale1 stage is NCSDK's "scale1"."""
+    meas = Path(MEASURED_CSV).parent
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([str(meas / "nets" / "tiny_yolo_v1.prototxt"), "-s", "12",
+                     "-o", str(tmp_path / "g"), "-of", str(tmp_path) + "/",
+                     "--compare", str(meas / "tinyyolov1_akolluru_12shv.json")])
+    assert code == 0
+    text = out.getvalue()
+    assert "Measured layers with no stage (1): data" in text
+    assert "Stages with no measured layer (0): none" in text
+
+
+def test_bad_measured_file_exits_2_before_compiling(tmp_path, monkeypatch,
+                                                    capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.json").write_text("{}")
+    assert main([PROTOTXT, "--compare", "m.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mvNCProfile: m.json: not a measured profile")
+    assert "Traceback" not in err and not (tmp_path / "graph").exists()
+
+
+def test_framework_from_suffix_else_header_name():
+    from ncsdk.profile_report import framework_of
+    assert framework_of("net.pb", "x") == "tensorflow"
+    assert framework_of("net.meta", "x") == "tensorflow"
+    assert framework_of("deploy.prototxt", "TensorFlow Network") == "caffe"
+    assert framework_of(None, "TensorFlow Network") == "tensorflow"
+    assert framework_of("graph", "googlenet") == "caffe"
+
+
+def test_bandwidth_column_is_ncsdks(run):
+    """conv2/3x3: NCSDK's bytes (each window read + weights) over time."""
+    _, out, _ = run
+    row = next(l.split() for l in out.splitlines() if " conv2/3x3 " in l)
+    mib = 2 * (56 * 56 * 64 * 9 + 9 * 64 * 192) / 2 ** 20
+    assert float(row[3]) == pytest.approx(mib / (float(row[4]) / 1e3),
+                                          rel=0.01)
