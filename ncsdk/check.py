@@ -31,11 +31,15 @@ Input (H x W x C is the network input's shape), in this order:
      resized to W x H (bilinear), as float in [0, 1] (value / 255);
      without -i: uniform random values in [0, 1) from --seed (default 0);
   2. -cs channel order: output channel k = input channel cs[k]; the default
-     2,1,0 turns RGB into BGR (only for 3 channels);
+     2,1,0 turns RGB into BGR (only for 3-channel images; ignored for other
+     inputs);
   3. times -S scale (default 1; 255 gives the 0..255 range);
   4. minus -M mean, per channel in the order after step 2.
 The stick gets this tensor as fp16; the framework gets the same values as
-float32.
+float32, in the input's own rank (batch 1).
+
+A 1-D to 3-D TensorFlow input (an MLP's [None, 100]) is not an image: it
+gets random values (-S and -M apply, -cs does not) and -i is refused.
 
 Output files: PREFIX_result.npy (the stick's output, float16, flat),
 PREFIX_expected.npy (the framework's, float32, flat) and PREFIX_input.npy
@@ -101,20 +105,28 @@ def graph_file_bytes(result, output):
         return Path(write_graph(result, Path(tmp) / "graph")).read_bytes()
 
 
-def make_input(args, shape):
-    """The preprocessed (H, W, C) float32 input, and a line saying what."""
+def make_input(args, shape, framework_shape=()):
+    """The preprocessed (H, W, C) float32 input, and a line saying what.
+    An input of the framework's rank 1 to 3 (an MLP's [1, N]) is not an
+    image: random values only, no -cs."""
     _, h, w, c = shape
+    image_like = len(framework_shape) in (0, 4)
+    if args.image and not image_like:
+        raise imageio.InputError(
+            f"the network input has shape {list(framework_shape)}, not an "
+            "image: run without -i (seeded random input)")
     if args.image:
         pixels = imageio.load_image(args.image, w, h, c)
         what = f"image {args.image} resized to {w}x{h}"
     else:
         pixels = imageio.random_image(w, h, c, args.seed)
         what = f"random [0, 1) input, seed {args.seed}"
-    order = imageio.parse_channel_swap(args.channel_swap, c)
+    order = imageio.parse_channel_swap(args.channel_swap,
+                                       c if image_like else 0)
     mean = imageio.parse_mean(args.mean, c) if args.mean is not None else None
     x = imageio.preprocess(pixels, args.scale, mean, order)
-    return x, f"{what}; channels {order or [0]}, scale {args.scale:g}, " \
-              f"mean {'none' if mean is None else mean.tolist()}"
+    return x, f"{what}; channels {order or 'as they are'}, scale " \
+              f"{args.scale:g}, mean {'none' if mean is None else mean.tolist()}"
 
 
 class StickError(RuntimeError):
@@ -148,12 +160,14 @@ def save_npy(path, array):
 def check(args):
     """The whole check; returns the exit status (0 pass, 1 fail)."""
     result = compile_from_args(args)
-    x, described = make_input(args, result.input_shape)
+    x, described = make_input(args, result.input_shape,
+                              result.framework_input_shape)
     blob = graph_file_bytes(result, args.output)
     x16 = x.astype(np.float16)
     stick = stick_result(blob, x16)
     expected = run_reference(args.network, args.weights, result.input_node,
-                             result.output_node, x16.astype(np.float32))
+                             result.output_node, x16.astype(np.float32),
+                             result.framework_input_shape)
     report = metrics.compare(stick.astype(np.float32), expected)
     print(f"mvNCCheck: {args.network} ({result.input_node} -> "
           f"{result.output_node}), {result.stage_count} stages")

@@ -8,7 +8,8 @@ Steps, in this order (``H, W, C`` = the network input's shape):
    Pillow's bilinear filter, and scaled to float in [0, 1] (value / 255).
    Without an image: seeded uniform random values in [0, 1) instead.
 2. channel order ``-cs``: output channel k is input channel cs[k]; the
-   default 2,1,0 turns RGB into BGR (Caffe's order). Only for C == 3.
+   default 2,1,0 turns RGB into BGR (Caffe's order). Only for 3-channel
+   images; ignored for any other input.
 3. scale ``-S``: multiply by it (255 gives the 0..255 range).
 4. mean ``-M``: subtract it, per channel in the order after step 2; a
    number, a comma list (one per channel) or a .npy file of C values (or a
@@ -48,13 +49,14 @@ def random_image(width, height, channels, seed=0):
 
 def parse_channel_swap(text, channels):
     """'2,1,0' -> [2, 1, 0] (a permutation of the channels), or None when
-    it does not apply (a single-channel input)."""
+    it does not apply: only a 3-channel image has an RGB/BGR order (pass
+    channels 0 for an input that is not an image)."""
     try:
         order = [int(v) for v in str(text).split(",")]
     except ValueError:
         raise InputError(f"-cs {text}: not a comma list of integers") \
             from None
-    if channels == 1:
+    if channels != 3:
         return None
     if sorted(order) != list(range(channels)):
         raise InputError(f"-cs {text}: not an order of {channels} channels")

@@ -13,15 +13,18 @@ class ReferenceMissing(RuntimeError):
     """The framework side cannot run this network."""
 
 
-def run_reference(network, weights, input_node, output_node, x):
-    """The framework's output for input x (H, W, C float32), flat float32."""
+def run_reference(network, weights, input_node, output_node, x, shape=()):
+    """The framework's output for input x (H, W, C float32), flat float32.
+    ``shape``: the input in the framework's own rank with batch 1 ((1, 100)
+    for an MLP; default: x with a batch axis, (1, H, W, C))."""
     suffix = Path(network).suffix.lower()
+    feed = x.reshape(shape) if shape else x[None]
     if suffix == ".pb":
         from .tensorflow import run_frozen
-        out = run_frozen(network, input_node, output_node, x[None])
+        out = run_frozen(network, input_node, output_node, feed)
     elif suffix == ".meta":
         from .tensorflow import run_session
-        out = run_session(network, weights, input_node, output_node, x[None])
+        out = run_session(network, weights, input_node, output_node, feed)
     elif suffix == ".prototxt":
         from .caffe import run_caffe_reference
         try:

@@ -16,7 +16,19 @@ def run_frozen(pb_path, input_node, output_node, x):
         inp = graph.get_tensor_by_name(input_node + ":0")
         out = graph.get_tensor_by_name(output_node + ":0")
         with tf1.Session(graph=graph) as sess:
-            return np.asarray(sess.run(out, {inp: x.astype(np.float32)}))
+            return _run_batch(sess, inp, out, x.astype(np.float32))
+
+
+def _run_batch(sess, inp, out, x):
+    """Run on x (batch 1); a placeholder of fixed batch N (compiled as batch
+    1, as NCSDK did) gets x N times and the first result is kept."""
+    dims = inp.shape.as_list() if inp.shape.rank is not None else None
+    batch = dims[0] if dims and len(dims) == x.ndim else None
+    if batch and batch > 1:
+        result = np.asarray(sess.run(out, {inp: np.repeat(x, batch, 0)}))
+        return result[:1] if result.ndim and result.shape[0] == batch \
+            else result
+    return np.asarray(sess.run(out, {inp: x}))
 
 
 def run_session(meta_path, weights, input_node, output_node, x):
@@ -27,6 +39,6 @@ def run_session(meta_path, weights, input_node, output_node, x):
         inp = graph.get_tensor_by_name(bare_name(input_node) + ":0")
         out = graph.get_tensor_by_name(bare_name(output_node) + ":0")
         dims = inp.shape.as_list() if inp.shape.rank is not None else None
-        if dims and None not in dims:
+        if dims and None not in dims and dims[0] == 1:
             x = x.reshape(dims)
-        return sess.run(out, {inp: x})
+        return _run_batch(sess, inp, out, x)
