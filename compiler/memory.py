@@ -16,6 +16,8 @@ the buffer indices 4, 5, ...
 A concat is not a buffer of its own when it is an input of an outer concat:
 ``place_concats`` has made every concat input a value with one home, so a
 value's location is its root buffer plus 2 bytes per channel before it.
+A ``slice`` left by ``place_slices`` is a view the same way: its source's
+location plus 2 bytes per channel skipped, with the source's strides.
 """
 from dataclasses import dataclass
 
@@ -72,14 +74,18 @@ class MemoryPlan:
 
 def stage_nodes(graph):
     """Nodes that become stages, in file order."""
-    return [n for n in graph.nodes if n.op not in ("input", "concat")]
+    return [n for n in graph.nodes if n.op not in ("input", "concat",
+                                                   "slice")]
 
 
 def _homes(graph):
-    """value -> (concat, channel offset) for every concat input."""
+    """value -> (container, channel offset) for every concat input, and for
+    every channel slice read as a view (its source holds it)."""
     home = {}
     for n in graph.nodes:
-        if n.op == "concat":
+        if n.op == "slice":
+            home[n.name] = (n.inputs[0], n.attrs["first"])
+        elif n.op == "concat":
             offset = 0
             for v in n.inputs:
                 home[v] = (n.name, offset)

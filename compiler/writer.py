@@ -126,6 +126,20 @@ def lower_copy(stage, node, graph, data):
     return Op.MAX_POOL
 
 
+def lower_channel_copy(stage, node, graph, data):
+    """Op 19 as NCSDK wrote it for a channel slice: the input declared with
+    all channels of the buffer it lies in (its strides say how many), the
+    data pointer at the first channel copied, tapDimY/Z = channels in/out."""
+    w, h, _ = stage.input_dims
+    cin = stage.input_strides[0] // 2
+    stage.input_dims = (w, h, cin)
+    stage.data = Operand(stage.data.index,
+                         stage.data.pointer + 2 * node.attrs["first"])
+    stage.tap_dims = (1, cin, node.shape[3])
+    stage.tap_strides = (2, 2, 2)
+    return Op.COPY
+
+
 def lower_scale(stage, node, graph, data):
     s = node.attrs["scale"]
     _weights(stage, data, s, (1, 1, s.size))
@@ -159,6 +173,7 @@ LOWERING = {
     "maxpool": lower_pool,
     "avgpool": lower_pool,
     "copy": lower_copy,
+    "channel_copy": lower_channel_copy,
     "scale": lower_scale,
     "add": lower_eltwise,
     "mul": lower_eltwise,

@@ -88,7 +88,7 @@ def test_conv_batchnorm_relu6(tmp_path):
     b = check_common(compile_pb(tmp_path, pb).blob)
     assert len(b.stages) == 1
     s = b.stages[0]
-    assert s.name == "conv" and s.op == Op.CONV
+    assert s.name == "out" and s.op == Op.CONV     # named after its last node
     assert (s.radix, s.stride, s.pad, s.pad_style) == ((3, 3), (2, 2),
                                                         (0, 0), 3)
     assert s.input_dims == (9, 9, 3) and s.output_dims == (5, 5, 4)
@@ -173,7 +173,7 @@ def test_fully_connected_softmax(tmp_path):
     b = check_common(compile_pb(tmp_path, pb).blob)
     fc, sm = b.stages
     assert (fc.op, sm.op) == (Op.FC, Op.SOFTMAX)
-    assert fc.name == "fc" and fc.input_dims == (2, 2, 3)
+    assert fc.name == "fcb" and fc.input_dims == (2, 2, 3)  # MatMul+BiasAdd
     assert fc.tap_dims == (1, 12, 5) and fc.radix == (1, 1)
     assert fc.output_dims == (1, 1, 5) and fc.post_op == Op.BIAS
     np.testing.assert_allclose(b.data(fc.taps, w.size), f16(w).reshape(-1))

@@ -3,18 +3,18 @@
 ``CONVERTERS`` maps a TF op name to ``fn(ctx, node) -> ir.Node`` (or a list
 of ir.Nodes, one per output port); ``ctx`` is tf_graphdef.Context: the node's
 inputs as IR nodes (``ctx.value``) or numpy constants (``ctx.const``).
+Arithmetic lives in tf_arith, channel slices in tf_slices.
 """
 import numpy as np
 
-from .. import ir
 from ..errors import STAGE_DETAILS, fail
 from ..shapes import spatial_out
+from .tf_arith import ARITH
+from .tf_opbase import channel_vector, make_node
+from .tf_slices import SLICES
 from .tf_values import attr, nhwc
 
-
-def _node(tf_node, op, inputs, shape, **attrs):
-    return ir.Node(tf_node.name, op, [i.name for i in inputs], tuple(shape),
-                   attrs)
+_node = make_node
 
 
 def _nhwc_only(node):
@@ -76,24 +76,13 @@ def pool(ctx, node):
                  stride=stride, padding=padding, pads=(0, 0))
 
 
-def _channel_vector(ctx, node, i, channels):
-    """A per-channel constant (scalar broadcast) as a float32 vector."""
-    v = ctx.const(node, i).astype(np.float32, copy=False)
-    if v.size == 1:
-        return np.full(channels, v.reshape(-1)[0], np.float32)
-    if v.size != channels or v.shape[-1] != channels:
-        fail(STAGE_DETAILS, f"{node.name}: constant of shape {v.shape} for "
-             f"{channels} channels")
-    return v.reshape(channels)
-
-
 def batch_norm(ctx, node):
     _nhwc_only(node)
     if attr(node, "is_training", False):
         fail(STAGE_DETAILS, f"{node.name}: batch norm in training mode")
     x = ctx.value(node, 0)
     c = x.shape[3]
-    gamma, beta, mean, var = (_channel_vector(ctx, node, i, c)
+    gamma, beta, mean, var = (channel_vector(ctx, node, i, c)
                               for i in (1, 2, 3, 4))
     return _node(node, "batchnorm", [x], x.shape, gamma=gamma, beta=beta,
                  mean=mean, variance=var,
@@ -104,29 +93,7 @@ def bias_add(ctx, node):
     _nhwc_only(node)
     x = ctx.value(node, 0)
     return _node(node, "bias_add", [x], x.shape,
-                 bias=_channel_vector(ctx, node, 1, x.shape[3]))
-
-
-def binary(ctx, node):
-    """Add/AddV2/Mul/Maximum: with a constant -> per-channel; else eltwise."""
-    names = {"Add": "add", "AddV2": "add", "Mul": "mul", "Maximum": "max"}
-    consts = [ctx.is_const(node, i) for i in (0, 1)]
-    if all(consts):
-        fail(STAGE_DETAILS, f"{node.name}: {node.op} of two constants")
-    if any(consts):
-        k = consts.index(True)
-        x = ctx.value(node, 1 - k)
-        vec = _channel_vector(ctx, node, k, x.shape[3])
-        if node.op in ("Add", "AddV2"):
-            return _node(node, "bias_add", [x], x.shape, bias=vec)
-        if node.op == "Mul":
-            return _node(node, "scale", [x], x.shape, scale=vec)
-        fail(STAGE_DETAILS, f"{node.name}: {node.op} with a constant")
-    a, b = ctx.value(node, 0), ctx.value(node, 1)
-    if a.shape != b.shape:
-        fail(STAGE_DETAILS, f"{node.name}: broadcasting {a.shape} with "
-             f"{b.shape}")
-    return _node(node, names[node.op], [a, b], a.shape)
+                 bias=channel_vector(ctx, node, 1, x.shape[3]))
 
 
 def unary(op, **extra):
@@ -179,6 +146,14 @@ def squeeze(ctx, node):
 def identity(ctx, node):
     x = ctx.value(node, 0)
     return _node(node, "identity", [x], x.shape)
+
+
+def identity_n(ctx, node):
+    """IdentityN: one identity per port (Keras wraps outputs in it)."""
+    xs = [ctx.value(node, i) for i in range(len(ctx.inputs(node)))]
+    return [_node(node, "identity", [x], x.shape,
+                  name=node.name if k == 0 else f"{node.name}:{k}")
+            for k, x in enumerate(xs)]
 
 
 def concat(ctx, node):
@@ -240,10 +215,6 @@ CONVERTERS = {
     "FusedBatchNormV2": batch_norm,
     "FusedBatchNormV3": batch_norm,
     "BiasAdd": bias_add,
-    "Add": binary,
-    "AddV2": binary,
-    "Mul": binary,
-    "Maximum": binary,
     "Relu": unary("relu"),
     "Relu6": unary("relu_x", cap=6.0),
     "Sigmoid": unary("sigmoid"),
@@ -258,9 +229,13 @@ CONVERTERS = {
     "Squeeze": squeeze,
     "Identity": identity,
     "StopGradient": identity,
+    "IdentityN": identity_n,
+    "PreventGradient": identity,
     "ConcatV2": concat,
     "Concat": concat,
     "MatMul": matmul,
     "Mean": mean,
     "Pad": pad,
+    **ARITH,
+    **SLICES,
 }

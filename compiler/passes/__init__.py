@@ -6,10 +6,11 @@ so a caller's graph is never changed.
 from .activation import fuse_activations
 from .batchnorm import fold_batchnorm
 from .bias import fuse_bias
-from .cleanup import remove_identities
+from .cleanup import remove_dead, remove_identities
 from .concat import place_concats
 from .pad import fold_pad
-from .scale import fold_scale
+from .scale import fold_scale, fold_scale_forward
+from .slices import place_slices
 
 PIPELINE = [
     remove_identities,
@@ -18,7 +19,9 @@ PIPELINE = [
     fuse_bias,
     fold_scale,
     fuse_bias,          # a bias_add after a folded scale
+    fold_scale_forward,
     fuse_activations,
+    place_slices,
     place_concats,
 ]
 
@@ -29,6 +32,7 @@ def run_all(graph, passes=PIPELINE):
     return graph
 
 
-__all__ = ["PIPELINE", "run_all", "remove_identities", "fold_pad",
-           "fold_batchnorm", "fuse_bias", "fold_scale", "fuse_activations",
+__all__ = ["PIPELINE", "run_all", "remove_identities", "remove_dead",
+           "fold_pad", "fold_batchnorm", "fuse_bias", "fold_scale",
+           "fold_scale_forward", "fuse_activations", "place_slices",
            "place_concats"]

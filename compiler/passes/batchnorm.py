@@ -8,7 +8,7 @@ per-channel ``scale`` node (stage type 15).
 """
 import numpy as np
 
-from .util import absorb, output_channel_factor, sole_producer
+from .util import RENAMES, absorb, output_channel_factor, sole_producer
 
 
 def bn_affine(bn):
@@ -31,7 +31,8 @@ def fold_batchnorm(graph):
         src = sole_producer(graph, bn, ("conv", "depthwise", "deconv"))
         if src is None:
             bn.op = "scale"
-            bn.attrs = {"scale": s, "bias": shift}
+            bn.attrs = {"scale": s, "bias": shift,
+                        RENAMES: bn.attrs.get(RENAMES, False)}
             continue
         w = src.attrs["weights"]
         src.attrs["weights"] = (w * output_channel_factor(src, s)).astype(

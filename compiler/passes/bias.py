@@ -1,7 +1,7 @@
 """Fuse a per-channel constant add into the bias of the stage before it."""
 import numpy as np
 
-from .util import WEIGHTED, absorb, sole_producer
+from .util import RENAMES, WEIGHTED, absorb, sole_producer
 
 
 def fuse_bias(graph):
@@ -13,7 +13,8 @@ def fuse_bias(graph):
         if src is None:
             node.op = "scale"
             node.attrs = {"scale": np.ones_like(node.attrs["bias"]),
-                          "bias": node.attrs["bias"]}
+                          "bias": node.attrs["bias"],
+                          RENAMES: node.attrs.get(RENAMES, False)}
             continue
         old = src.attrs.get("bias")
         add = node.attrs["bias"].astype(np.float32)

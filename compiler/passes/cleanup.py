@@ -1,4 +1,5 @@
-"""Drop nodes that do not change the bytes of a tensor."""
+"""Drop nodes that do not change the bytes of a tensor, and dead nodes."""
+from .util import RENAMES, rename
 
 
 def _layout_kept(graph, node):
@@ -12,16 +13,40 @@ def _layout_kept(graph, node):
                     for r in readers))
 
 
-def remove_identities(graph):
-    """Identity, one-input concat, and layout-keeping Reshape/Squeeze go."""
+def _bypass(graph, node):
+    """Drop ``node``; a TF node passes its name to a producer only it reads
+    (NCSDK names the stage after the last node: an output Identity names
+    the output stage)."""
+    src = graph.node(node.inputs[0])
+    if node.attrs.get(RENAMES) and src.op != "input" \
+            and graph.uses(src.name) == 1:
+        graph.remove(node.name)
+        rename(graph, src, node.name)
+        src.attrs[RENAMES] = True
+    else:
+        graph.bypass(node)
+
+
+def remove_dead(graph):
+    """Nodes whose value nothing reads (an unused Split output, the Relu a
+    Minimum(Relu(x), 6) replaced) go."""
     graph = graph.copy()
-    for node in list(graph.nodes):
-        if node.op == "identity" or (node.op == "concat"
-                                     and len(node.inputs) == 1):
-            graph.bypass(node)
-        elif node.op == "reshape" and _layout_kept(graph, node):
-            graph.bypass(node)
+    for node in reversed(list(graph.nodes)):
+        if node.op != "input" and graph.uses(node.name) == 0:
+            graph.remove(node.name)
     return graph
 
 
-__all__ = ["remove_identities"]
+def remove_identities(graph):
+    """Identity, one-input concat, and layout-keeping Reshape/Squeeze go."""
+    graph = remove_dead(graph)
+    for node in list(graph.nodes):
+        if node.op == "identity" or (node.op == "concat"
+                                     and len(node.inputs) == 1):
+            _bypass(graph, node)
+        elif node.op == "reshape" and _layout_kept(graph, node):
+            graph.bypass(node)          # a layout op: names nothing
+    return graph
+
+
+__all__ = ["remove_identities", "remove_dead"]

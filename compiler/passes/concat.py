@@ -60,15 +60,23 @@ def _compact_reads(graph):
                 r.inputs[j] = _copy_node(graph, v, r.name).name
 
 
+def _source(graph, name):
+    """The value a chain of channel-slice views reads."""
+    node = graph.node(name)
+    while node.op == "slice":
+        node = graph.node(node.inputs[0])
+    return node.name
+
+
 def _in_place_conflict(graph):
     """A stage that reads the buffer it writes; None if there is none."""
     home = _homes(graph)
     for n in graph.nodes:
-        if n.op in ("input", "concat") or n.name not in home:
+        if n.op in ("input", "concat", "slice") or n.name not in home:
             continue
         root = _root(home, n.name)
         for v in n.inputs:
-            if _root(home, v) == root:
+            if _root(home, _source(graph, v)) == root:
                 return n, v
     return None
 
