@@ -1,4 +1,4 @@
-"""One inference on the emulated stick through the NCSDK 1.x calls a user makes."""
+"""One inference on the emulated stick, through the NCSDK 1.x calls."""
 import numpy as np
 
 from emulator import mvncapi as mvnc

@@ -1,4 +1,4 @@
-"""The NCSDK 1.x Python API (NCAPI v1, ``mvnc.mvncapi``) over the emulated stick.
+"""NCSDK 1.x's Python API (NCAPI v1, ``mvnc.mvncapi``) on the emulated stick.
 
 NCSDK apps import it unchanged as ``from mvnc import mvncapi as mvnc`` (the
 top-level ``mvnc`` package re-exports this module); the project's own code
@@ -250,10 +250,11 @@ class Device:
         if opt == DeviceOption.OPTIMISATION_LIST:
             return sorted(op.name for op in KERNELS)
         if opt == DeviceOption.THERMAL_THROTTLING_LEVEL:
-            lower, higher = (self._options[o] for o in _TEMP_LIMITS)
-            return int(EMULATED_TEMP_C >= lower) + int(EMULATED_TEMP_C >= higher)
+            return sum(EMULATED_TEMP_C >= self._options[o]
+                       for o in _TEMP_LIMITS)
         if opt not in self._options:
-            _refuse(Status.INVALID_PARAMETERS, f"{opt!r} is not a DeviceOption")
+            _refuse(Status.INVALID_PARAMETERS,
+                    f"{opt!r} is not a DeviceOption")
         return self._options[opt]
 
     def AllocateGraph(self, graphfile):
