@@ -211,6 +211,16 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
         given_in = tf_nodes[_likely_input(tf_nodes, placeholders)]
     ctx = Context(tf_nodes)
     ctx.flow.placeholders = set(placeholders) - {given_in.name}
+    _start(ctx, graph, given_in, input_size)
+    for name in order:
+        if name != given_in.name:
+            _convert_one(ctx, tf_nodes[name])
+            ctx.visited.add(name)
+    return _finish(ctx, out.name, given_in.name)
+
+
+def _start(ctx, graph, given_in, input_size):
+    """The input node: its IR shape, and its TF shape kept for checkers."""
     shape, tf_shape = _input_shape(graph, given_in, input_size, ctx.warnings)
     inp = ir.Node(given_in.name, "input", [], shape,
                   {"framework_shape": tf_shape})
@@ -218,11 +228,30 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
     ctx.rank[inp.name] = len(tf_shape)
     ctx.nodes.append(inp)
     ctx.visited.add(inp.name)
+
+
+def known_values(graph, tensors):
+    """What the compiler computes at compile time: tensor name -> numpy
+    value for those of ``tensors`` it can fold (the input, if any, is the
+    first placeholder they need; stray placeholders are unknown)."""
+    tf_nodes = {}
+    for n in graph.node:
+        tf_nodes.setdefault(n.name, n)
+    order = []
+    for t in tensors:
+        order += [n for n in _ancestors(tf_nodes, t.partition(":")[0], None)
+                  if n not in order]
+    ctx = Context(tf_nodes)
+    placeholders = [n for n in order if tf_nodes[n].op == "Placeholder"]
+    if placeholders:
+        first = _likely_input(tf_nodes, placeholders)
+        ctx.flow.placeholders = set(placeholders) - {first}
+        _start(ctx, graph, tf_nodes[first], None)
     for name in order:
-        if name != given_in.name:
+        if name not in ctx.visited:
             _convert_one(ctx, tf_nodes[name])
             ctx.visited.add(name)
-    return _finish(ctx, out.name, inp.name)
+    return {t: ctx.consts[t] for t in tensors if t in ctx.consts}
 
 
 def _finish(ctx, out, inp):
