@@ -283,7 +283,7 @@ def _copy_source(where, st, written):
     where its producers wrote (the lowest pointer with these strides; 0 in
     the input, output and data regions when nothing wrote there).
     """
-    d, (w, h, c), oc = st.data, st.input_dims, st.output_dims[2]
+    d, c, oc = st.data, st.input_dims[2], st.output_dims[2]
     ptrs = [a.pointer for a in written.get(d.index, ())
             if a.strides[:2] == st.input_strides[:2]]
     if not ptrs and d.index >= Region.WORK:

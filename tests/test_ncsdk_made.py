@@ -62,6 +62,8 @@ def test_caffe_file_is_what_ncsdk_wrote():
     assert (g.stages[0].data.index, g.stages[0].output.index) == (1, 2)
     assert g.stages[1].op_params.index == nf.Region.DATA
     assert [st.output.index for st in g.stages[1:-1]] == [4, 5, 6, 7]
+    ptrs = [st.output.pointer for st in g.stages[1:-1]]
+    assert ptrs == sorted(set(ptrs))        # one scratch area, increasing
     assert g.output_count == 10 and g.output_region_bytes == 9 * 9 * 3 * 2
     text = " ".join(g.warnings)
     assert "storage order 4" in text and "result area" in text
