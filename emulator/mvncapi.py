@@ -24,7 +24,9 @@ Emulation choices:
   still running. Where the stick would wait forever (a full FIFO nobody
   empties) LoadTensor gives up after FIFO_WAIT_S with TIMEOUT.
   DONT_BLOCK 1: a full FIFO is BUSY, no finished result is NO_DATA.
-  GetResult with nothing loaded is NO_DATA in either mode.
+  GetResult with nothing loaded is NO_DATA in either mode. As NCSDK 1.x's
+  wrapper did, these two are not raised: LoadTensor returns False for BUSY
+  (True when queued) and GetResult returns (None, None) for NO_DATA.
 - ITERATIONS (>= 1) is kept, but the graph runs once per LoadTensor
   (repeats give identical bytes). TIME_TAKEN is the cost model's per-stage
   estimate (ms, float32) of the last inference, zeros before the first,
@@ -360,9 +362,15 @@ class Graph:
         return self._options[opt]
 
     def LoadTensor(self, tensor, userobj):
-        """Sends one fp16 input, runs the graph and queues the result."""
+        """Sends one fp16 input, runs the graph and queues the result; True,
+        or False when the FIFO is full (BUSY), as NCSDK's wrapper returned."""
         data = self._input_bytes(tensor)
-        pending = self._enqueue(userobj)
+        try:
+            pending = self._enqueue(userobj)
+        except Exception as exc:    # noqa: BLE001 - NCSDK: BUSY is False
+            if exc.args and exc.args[0] == Status.BUSY:
+                return False
+            raise
         try:
             pending.result = self._infer(data)
         finally:
@@ -371,6 +379,7 @@ class Graph:
                     self._fifo.remove(pending)
                 pending.done = True
                 self._changed.notify_all()
+        return True
 
     def _input_bytes(self, tensor):
         self._check()
@@ -418,7 +427,16 @@ class Graph:
         return out
 
     def GetResult(self):
-        """The oldest queued result: (1-D fp16 array, user object)."""
+        """The oldest queued result: (1-D fp16 array, user object), or
+        (None, None) when there is none (NO_DATA), as NCSDK's wrapper did."""
+        try:
+            return self._oldest_result()
+        except Exception as exc:    # noqa: BLE001 - NCSDK: NO_DATA is None
+            if exc.args and exc.args[0] == Status.NO_DATA:
+                return None, None
+            raise
+
+    def _oldest_result(self):
         with self._changed:
             self._check()
             if not self._fifo:

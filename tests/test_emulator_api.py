@@ -140,10 +140,9 @@ def test_graph_that_is_not_bytes_is_invalid_parameters(device):
 
 
 def test_get_result_with_nothing_loaded_is_no_data(device):
+    """NO_DATA: NCSDK 1.x's wrapper returned (None, None), it did not raise."""
     graph = device.AllocateGraph(graph_file())
-    with pytest.raises(Exception) as e:
-        graph.GetResult()
-    assert status_of(e) == mvnc.Status.NO_DATA
+    assert graph.GetResult() == (None, None)
 
 
 def test_wrong_input_size_or_type_is_invalid_parameters(device):
@@ -164,9 +163,7 @@ def test_two_in_flight_fifo_then_busy_when_dont_block(device):
            for _ in range(3)]
     graph.LoadTensor(ims[0], "first")
     graph.LoadTensor(ims[1], {"second": 2})
-    with pytest.raises(Exception) as e:
-        graph.LoadTensor(ims[2], "third")
-    assert status_of(e) == mvnc.Status.BUSY
+    assert graph.LoadTensor(ims[2], "third") is False   # BUSY, as NCSDK
     out1, u1 = graph.GetResult()
     out2, u2 = graph.GetResult()
     assert u1 == "first" and u2 == {"second": 2}
