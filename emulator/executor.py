@@ -116,9 +116,11 @@ class Executor:
         if self._memory is None:
             self._memory = (np.zeros(g.output_region_bytes // 2, np.float32),
                             np.zeros(slots, np.float32))
+            self._stale = _read_before_written(g, slots)
         else:   # every run starts from zeroed memory, as a fresh one would
-            for m in self._memory:
-                m.fill(0)
+            self._memory[0].fill(0)
+            for lo, hi in self._stale:
+                self._memory[1][lo:hi] = 0
         self.regions[Region.OUTPUT], self.regions[Region.WORK] = self._memory
         written = np.zeros(slots, np.uint16) if self.debug else None
         with blas.threads(), np.errstate(all="ignore"):
@@ -169,6 +171,24 @@ def _direct(out, x):
     if out.flags.c_contiguous and not np.may_share_memory(out, x):
         return out
     return None
+
+
+def _read_before_written(graph, slots):
+    """(start, stop) ranges of the work slots some stage reads before any
+    stage writes them. Only these must be zeroed between runs: every other
+    slot is either never written (stays zero) or written before it is read,
+    every run (zeroing all was ~1 ms of a MobileNet inference)."""
+    written = np.zeros(slots, np.uint16)
+    stale = np.zeros(slots, np.uint16)
+    for acc in graph.accesses:
+        for a in acc:
+            if a.index >= Region.WORK and not a.write:
+                view(stale, a)[...] |= view(written, a) == 0
+        for a in acc:
+            if a.index >= Region.WORK and a.role == "output":
+                view(written, a)[...] = 1
+    edges = np.flatnonzero(np.diff(stale, prepend=0, append=0))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def _owned(y, x):

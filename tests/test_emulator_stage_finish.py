@@ -150,3 +150,20 @@ def test_runs_leave_nothing_behind():
         np.testing.assert_array_equal(reused.run(t).view(np.uint16),
                                       want.view(np.uint16))
     assert not np.array_equal(fresh[0], fresh[1])
+
+
+def test_memory_read_before_it_is_written_reads_zero_every_run():
+    """Stage 0 adds a work buffer that only stage 1 writes: every run must
+    see it zeroed again, as on a fresh stick (not last run's values)."""
+    b = GraphBuilder()
+    x = b.input(5, 3, 4)
+    first, second = b.buffer(5, 3, 4), b.buffer(5, 3, 4)
+    b.stage(Op.SUM, x, first, taps=second)
+    b.stage(Op.RELU, x, second)
+    b.stage(Op.SUM, first, b.output(5, 3, 4), taps=second)
+    ex = Executor(load_graph(b.build()))
+    data = rng.standard_normal((3, 5, 4)).astype(np.float16)
+    want = (data.astype(np.float32) + np.maximum(data, 0)).astype(np.float16)
+    for _ in range(3):
+        got = ex.run(data.tobytes()).reshape(3, 5, 4)
+        np.testing.assert_array_equal(got, want)
