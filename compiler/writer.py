@@ -202,6 +202,9 @@ def lower_node(node, graph, plan, data):
         if node.op == "pad":
             fail(STAGE_DETAILS, f"Pad {node.name} could not be folded into a "
                  "following convolution")
+        if node.op == "minimum":
+            fail(STAGE_DETAILS, f"Minimum {node.name}: with a constant only "
+                 "as Minimum(Relu(x), c) or clipped below by 0 (relu_x)")
         fail(STAGE_TYPE, f"{node.op} (node {node.name})")
     x = graph.node(node.inputs[0])
     src, dst = plan.locations[x.name], plan.locations[node.name]

@@ -51,7 +51,7 @@ def _with_const(ctx, node, k):
             fail(STAGE_DETAILS, f"{node.name} ({op}): division by zero")
         return _scale(node, x, 1.0 / c)
     if op == "Maximum" and not c.any():
-        return make_node(node, "relu", [x], x.shape)
+        return capped_relu(ctx, node, x)
     if op == "Minimum":
         return _minimum(ctx, node, x, c)
     what = "c / x" if op in ("RealDiv", "Div", "TrueDiv") else f"{op} with c"
@@ -60,19 +60,35 @@ def _with_const(ctx, node, k):
 
 
 def _minimum(ctx, node, x, c):
-    """Minimum(Relu(x), c) = relu_x(x) with cap c (Keras's ReLU(max_value))."""
+    """Minimum(Relu(x), c) = relu_x(x) with cap c (Keras's ReLU(max_value));
+    any other Minimum(x, c) is a ``minimum`` node that only a following
+    Maximum(., 0) or Relu may turn into relu_x (clip_by_value(x, 0, c))."""
     cap = _uniform(c)
-    if x.op not in ("relu", "relu_x") or cap is None or cap <= 0:
+    if cap is None or cap <= 0:
         fail(STAGE_DETAILS, f"{node.name}: Minimum with a constant is only "
-             "supported as Minimum(Relu(x), c), c > 0 (relu_x)")
-    cap = min(cap, x.attrs.get("cap", cap))
-    return make_node(node, "relu_x", [_ir_node(ctx, x.inputs[0])], x.shape,
-                     cap=cap)
+             "supported with one positive value (relu_x)")
+    if x.op in ("relu", "relu_x"):
+        cap = min(cap, x.attrs.get("cap", cap))
+        return make_node(node, "relu_x", [_ir_node(ctx, x.inputs[0])],
+                         x.shape, cap=cap)
+    return make_node(node, "minimum", [x], x.shape, cap=cap)
+
+
+def capped_relu(ctx, node, x):
+    """Relu or Maximum(., 0) of x: relu_x if x is a ``minimum`` node."""
+    if x.op == "minimum":
+        return make_node(node, "relu_x", [_ir_node(ctx, x.inputs[0])],
+                         x.shape, cap=x.attrs["cap"])
+    return make_node(node, "relu", [x], x.shape)
 
 
 def _ir_node(ctx, name):
     """The IR node called ``name`` (the Relu's input, for Minimum)."""
     return next(n for n in reversed(ctx.nodes) if n.name == name)
+
+
+def relu(ctx, node):
+    return capped_relu(ctx, node, ctx.value(node, 0))
 
 
 def clip_by_value(ctx, node):
@@ -162,6 +178,6 @@ ARITH = {
     "Add": binary, "AddV2": binary, "Sub": binary, "Mul": binary,
     "RealDiv": binary, "Div": binary, "TrueDiv": binary,
     "Maximum": binary, "Minimum": binary,
-    "ClipByValue": clip_by_value,
+    "ClipByValue": clip_by_value, "Relu": relu,
     "Square": square, "Neg": neg, "Abs": absolute, "AddN": add_n,
 }

@@ -215,7 +215,6 @@ CONVERTERS = {
     "FusedBatchNormV2": batch_norm,
     "FusedBatchNormV3": batch_norm,
     "BiasAdd": bias_add,
-    "Relu": unary("relu"),
     "Relu6": unary("relu_x", cap=6.0),
     "Sigmoid": unary("sigmoid"),
     "Tanh": unary("tanh"),
