@@ -119,8 +119,27 @@ def test_tensorflow_output_is_informative(corpus, name):
 
 # ---------------------------------------------------------------- the stick
 
-@pytest.mark.parametrize("kind", ["pb", "meta"])
-@pytest.mark.parametrize("name", NAMES)
+def missing_converter(op):
+    from compiler.frontends.tf_ops import CONVERTERS
+    return op not in CONVERTERS
+
+
+# Nets that need an op the TF frontend has no converter for yet: expected
+# to fail (strict) while it is missing, then tested as every other net.
+NEEDS = {"autoencoder_deconv": "Conv2DBackpropInput"}
+
+
+def stick_cases():
+    for name in NAMES:
+        for kind in ("pb", "meta"):
+            marks = []
+            if name in NEEDS and missing_converter(NEEDS[name]):
+                marks = [pytest.mark.xfail(
+                    strict=True, reason=f"no {NEEDS[name]} converter yet")]
+            yield pytest.param(name, kind, marks=marks, id=f"{name}-{kind}")
+
+
+@pytest.mark.parametrize("name,kind", list(stick_cases()))
 def test_compiles_and_matches_tensorflow(corpus, name, kind):
     """compile_file(.pb or .meta, shaves=12, -in, -on) -> stick vs TF,
     NCSDK's four tests."""

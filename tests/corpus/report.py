@@ -94,6 +94,8 @@ def main(argv=None):
              if not o.error and not o.passed]
     warned = [(name, w) for name, _, pb, _, _ in results
               for w in pb.warnings]
+    unknown = [n for n, w in warned if "batch unknown" in w]
+    warned = [(n, w) for n, w in warned if "batch unknown" not in w]
     passed = sum(1 for r in results if r[2].passed and r[3].passed)
     print(f"\n{passed} of {len(results)} pass from both .pb and .meta.")
     if failures:
@@ -107,10 +109,12 @@ def main(argv=None):
                 f"{o.metrics[k]['label']} {o.metrics[k]['value']:.3f}%"
                 for k in ("max_error", "mean_error", "wrong_share",
                           "rms_error")))
-    if warned:
+    if warned or unknown:
         print("\nCompiler warnings (.pb):")
         for name, w in warned:
             print(f"  {name}: {w}")
+        if unknown:
+            print(f"  {len(unknown)} nets: batch unknown compiled as batch 1")
     return 0 if passed == len(results) else 1
 
 
