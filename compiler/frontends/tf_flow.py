@@ -130,16 +130,29 @@ def alias(ctx, name, source, node):
 
 
 def switch(ctx, node):
+    """Switch(data, pred) with a known predicate: the taken port is the
+    data, the other is dead (even when the data itself cannot be made:
+    then only the taken port carries that failure)."""
     ins = ctx.inputs(node)
+    flow = ctx.flow
     if len(ins) != 2:
         raise deferred(STAGE_DETAILS, f"{node.name} (Switch) has {len(ins)} "
                        "inputs")
+    if flow.is_dead(ins[0]) or flow.is_dead(ins[1]):
+        flow.kill(node.name)
+        return
     if ins[1] not in ctx.consts:
-        raise deferred(STAGE_DETAILS, f"{node.name} (Switch): its predicate "
-                       f"{ins[1]} is known only at run time")
+        flow.note_placeholders(ins[1:])
+        raise flow.first_poison(ins[1:]) or deferred(
+            STAGE_DETAILS, f"{node.name} (Switch): its predicate {ins[1]} "
+            "is known only at run time")
     taken = switch_taken(ctx.consts[ins[1]], node.name)
+    flow.dead.add(f"{node.name}:1" if taken == 0 else node.name)
+    error = flow.first_poison(ins[:1])
+    if error is not None:
+        flow.note_placeholders(ins[:1])
+        raise error
     alias(ctx, node.name if taken == 0 else f"{node.name}:1", ins[0], node)
-    ctx.flow.dead.add(f"{node.name}:1" if taken == 0 else node.name)
 
 
 def merge(ctx, node):

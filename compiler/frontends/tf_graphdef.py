@@ -296,6 +296,12 @@ def _convert_one(ctx, node):
     if node.op == "Merge":
         merge(ctx, node)
         return
+    if node.op == "Switch":       # its untaken port is dead in any case
+        try:
+            switch(ctx, node)
+        except CompileError as exc:
+            flow.spoil(node.name, exc)
+        return
     ins = ctx.inputs(node)
     if any(flow.is_dead(t) for t in ins) or any(
             control_dead(ctx, c) for c in controls(node)):
@@ -319,8 +325,6 @@ def _convert_one(ctx, node):
 def _evaluate(ctx, node, ins):
     if node.op in ("Placeholder", "PlaceholderWithDefault"):
         _placeholder(ctx, node, ins)
-    elif node.op == "Switch":
-        switch(ctx, node)
     elif node.op in FOLDERS and _foldable(ctx, node, ins):
         args = [ctx.consts[t] if t in ctx.consts else _static(ctx, t)
                 for t in ins]
