@@ -63,7 +63,7 @@ def test_corpus_frozen_graphs_hold_the_idioms(corpus):
         "IdentityN", "StopGradient", "NoOp", "RealDiv", "Sub", "Rsqrt",
         "Conv2DBackpropInput", "Squeeze", "Mean", "FusedBatchNormV3",
         "BiasAdd", "AddV2", "Mul", "DepthwiseConv2dNative", "LRN", "MatMul",
-        "Tanh", "Sigmoid"}
+        "Tanh", "Sigmoid", "Elu", "Pad"}
     assert wanted <= ops, sorted(wanted - ops)
 
 

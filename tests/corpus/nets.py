@@ -420,9 +420,11 @@ def leaky_yolo_tiny():
 def relu6_mobilenet():
     """A small MobileNet-style net from 2018 ports: depthwise + pointwise,
     ReLU6 as tf.minimum(tf.nn.relu(x), 6) and as Keras 2.x's
-    K.relu(x, max_value=6) (Relu, then clip_by_value: Minimum, Maximum)."""
+    K.relu(x, max_value=6) (Relu, then clip_by_value: Minimum, Maximum),
+    Keras MobileNet's ZeroPadding2D before the strided VALID conv."""
     x = tf1.placeholder(tf1.float32, [None, 32, 32, 3], name="input")
-    h = conv(x, 3, 8, 2, name="conv0") * 4.0
+    h = tf1.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]], name="conv1_pad")
+    h = conv(h, 3, 8, 2, "VALID", name="conv0") * 4.0
     h = tf1.minimum(tf1.nn.relu(h), 6.0)
     with tf1.variable_scope("dw1"):
         dw = weight([3, 3, 8, 1])
@@ -433,6 +435,7 @@ def relu6_mobilenet():
     tf1.nn.softmax(fc(h, 10, name="logits", gain=4.0), name="output")
     return "input", "output", [
         "tf.minimum(tf.nn.relu(x), 6)", "Keras relu6: clip_by_value",
+        "Keras ZeroPadding2D: tf.pad + VALID strided conv",
         "depthwise_conv2d + b", "scalar Mul (x * 4.0)",
         "reduce_mean(x, [1, 2])"]
 
@@ -644,11 +647,15 @@ def squeezenet_head():
     h = fire(h, 4, 8, "fire2")
     h = fire(h, 4, 8, "fire3")
     h = pool(h, 3, 2)
-    h = fire(h, 8, 16, "fire4")
+    with tf1.variable_scope("fire4"):     # Keras Concatenate(axis=-1)
+        sq = tf1.nn.relu(conv(h, 1, 8, name="squeeze1x1"))
+        h = tf1.concat([tf1.nn.relu(conv(sq, 1, 16, name="expand1x1")),
+                        tf1.nn.relu(conv(sq, 3, 16, name="expand3x3"))], -1)
     h = tf1.nn.relu(conv(h, 1, 10, name="conv10", gain=32.0))
     h = tf1.reduce_mean(h, [1, 2], keepdims=True)
     tf1.nn.softmax(tf1.squeeze(h, [1, 2]), name="output")
     return "input", "output", ["fire modules (concat)",
+                               "concat axis=-1",
                                "reduce_mean keep_dims=True",
                                "tf.squeeze([1, 2]) + softmax"]
 
@@ -713,3 +720,47 @@ def is_training_placeholder():
     return "input", "output", [
         "slim.batch_norm, is_training PlaceholderWithDefault(False): "
         "Switch/Merge"]
+
+
+@net(high=256.0, integer=True)
+def commaai_steering():
+    """comma.ai's 2016 steering model as a Keras 2.x graph froze: Lambda
+    x / 127.5 - 1, 8x8/4 and 5x5/2 convs with ELU, Keras 2.x Flatten,
+    Dropout under the keras_learning_phase cond, ELU on the flat vector,
+    Dense 1. Narrower layers than the original, 80x160 input."""
+    x = tf1.placeholder(tf1.float32, [None, 80, 160, 3],
+                        name="lambda_1_input")
+    phase = keras_learning_phase()
+    h = tf1.subtract(tf1.divide(x, 127.5), 1.0, name="lambda_1/sub")
+
+    def keras_conv(h, k, cout, stride, scope):
+        with tf1.variable_scope(scope):
+            w = weight([k, k, h.shape.as_list()[-1], cout], name="kernel",
+                       gain=1.5)
+            h = tf1.nn.conv2d(h, w, [1, stride, stride, 1], "SAME",
+                              name="convolution")
+            return tf1.nn.bias_add(h, bias(cout, "bias"), name="BiasAdd")
+
+    def dropout(h, scope):
+        with tf1.variable_scope(scope):
+            return tf1.cond(phase, lambda: tf1.nn.dropout(h, rate=0.5),
+                            lambda: h, name="cond")
+
+    h = tf1.nn.elu(keras_conv(h, 8, 8, 4, "conv2d_1"), name="elu_1/Elu")
+    h = tf1.nn.elu(keras_conv(h, 5, 16, 2, "conv2d_2"), name="elu_2/Elu")
+    h = keras_conv(h, 5, 32, 2, "conv2d_3")                    # 5x10x32
+    h = keras2_flatten(h, "flatten_1")
+    h = tf1.nn.elu(dropout(h, "dropout_1"), name="elu_3/Elu")
+    with tf1.variable_scope("dense_1"):
+        h = tf1.nn.bias_add(tf1.matmul(h, weight([5 * 10 * 32, 64],
+                                                 name="kernel")),
+                            bias(64, "bias"))
+    h = tf1.nn.elu(dropout(h, "dropout_2"), name="elu_4/Elu")
+    with tf1.variable_scope("dense_2"):
+        out = tf1.nn.bias_add(tf1.matmul(h, weight([64, 1], name="kernel",
+                                                   gain=1.0)),
+                              bias(1, "bias"), name="BiasAdd")
+    return "lambda_1_input", out.op.name, [
+        "Keras Lambda x / 127.5 - 1 (RealDiv, Sub)", "ELU on conv and on fc",
+        "Keras 2.x Flatten", "Dropout under keras_learning_phase cond",
+        "single steering value out"]
