@@ -95,6 +95,13 @@ def test_stage_list(mobilenet):
     assert pool.radix == (4, 4) and pool.pad_style == 1
     assert pool.output_dims == (1, 1, 256)
     assert logits.tap_dims == (1, 256, 1001) and logits.post_op == Op.BIAS
+    # each stage is named after the last TF node fused into it (NCSDK)
+    assert st[0].name == "MobilenetV1/Conv2d_0/Relu6"
+    assert [s.name for s in st[1:3]] == [
+        "MobilenetV1/Conv2d_1_depthwise/Relu6",
+        "MobilenetV1/Conv2d_1_pointwise/Relu6"]
+    assert pool.name == "MobilenetV1/Logits/AvgPool_1a/AvgPool"
+    assert logits.name == "MobilenetV1/Logits/Conv2d_1c_1x1/BiasAdd"
     assert soft.name == "MobilenetV1/Predictions/Softmax"
     assert soft.output_dims == (1, 1, 1001) and soft.output.index == 2
     assert soft.output_strides == (2002, 2002, 2)

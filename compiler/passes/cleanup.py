@@ -14,12 +14,12 @@ def _layout_kept(graph, node):
 
 
 def _bypass(graph, node):
-    """Drop ``node``; a TF node passes its name to a producer only it reads
-    (NCSDK names the stage after the last node: an output Identity names
-    the output stage)."""
+    """Drop ``node``. A TF Identity that is the network output passes its
+    name to the stage before it (the output stage keeps the output node's
+    name); one inside the net names nothing (slim's Dropout/Identity)."""
     src = graph.node(node.inputs[0])
-    if node.attrs.get(RENAMES) and src.op != "input" \
-            and graph.uses(src.name) == 1:
+    if node.attrs.get(RENAMES) and node.name == graph.output \
+            and src.op != "input" and graph.uses(src.name) == 1:
         graph.remove(node.name)
         rename(graph, src, node.name)
         src.attrs[RENAMES] = True
