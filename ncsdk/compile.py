@@ -23,11 +23,18 @@ Network files, by suffix:
           (net.meta -> net, i.e. net.index + net.data-00000-of-00001)
   .prototxt  a Caffe deploy network (text); its weights are -w x.caffemodel,
           by default the prototxt's name with .caffemodel if that exists,
-          else zeros (as NCSDK: enough to profile)
+          else zeros (as NCSDK: enough to profile; a -w file that is
+          missing or empty gives zeros too, with a warning)
 
 Save the inference version of a network: only the input may be a
 placeholder (dropout's keep_prob or batch norm's is_training must be fixed
-constants, else Error 34), with batch size 1.
+constants, else Error 34). As NCSDK did, a TensorFlow input of batch None
+or N > 1 is compiled as batch 1, Keras's learning phase is False (its
+Switch/Merge branches fold to inference) and values known at compile time
+(tf.shape arithmetic, constant subexpressions) are computed; a Caffe input
+must have batch 1 (Error 24). Inputs may be images [N, H, W, C] or vectors
+[N, C] (an MLP). Notes such as the batch taken as 1 are printed as
+"[Warning] ..." lines on stderr.
 
 Errors end with NCSDK's number and text, e.g. "[Error 13] Toolkit Error:
 ...", and exit status 2; nothing is written then.

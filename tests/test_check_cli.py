@@ -218,3 +218,22 @@ def test_stick_refusal_is_exit_2(nets, tmp_path, capsys, monkeypatch):
     assert status == 2 and "Traceback" not in err
     assert err.startswith("mvNCCheck: ") and "Status." in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape", [[1, H, W, 4], [None, H, W]])
+def test_cs_applies_to_3_channel_images_only(tmp_path, capsys, shape):
+    """A 4-channel image and a 3-D [N, H, W] input: the default -cs 2,1,0
+    is ignored, no error; the framework gets the input in its own rank."""
+    from tfcompat import tf1
+
+    def build():
+        x = tf1.placeholder(tf1.float32, shape, name="input")
+        tf1.nn.relu(x * 2.0 - 1.0, name="out")
+    pb = frozen_pb(tmp_path / "net.pb", build)
+    status, out, err = _run(capsys, pb, "--save", tmp_path / "o")
+    assert status == 0, out + err
+    x = np.load(tmp_path / "o_input.npy")
+    channels = shape[-1]
+    raw = np.random.default_rng(0).uniform(0, 1, x.shape)
+    assert x.shape[-1] == channels
+    np.testing.assert_allclose(x, raw, rtol=1e-6)    # not reordered
