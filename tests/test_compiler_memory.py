@@ -208,3 +208,44 @@ def test_scratch_over_100_mib_is_error_35():
     assert e.value.number == 35
     assert "Not enough resources on Myriad to process this network" in \
         str(e.value)
+
+
+def test_slice_views_into_concat_buffers_obey_rules():
+    """A slice of a concat member, and a slice of that slice, are read in
+    place: the root buffer's pointer plus 2 bytes per channel before them,
+    with its strides; the buffer lives until the last view is read. A
+    slice that must be a stage (here, a concat member) is an op 19 copy."""
+    nodes = [N("in", "input", [], (1, 8, 8, 3)),
+             _conv("a", "in", 3, 4), _conv("b", "in", 3, 6),
+             N("cat", "concat", ["a", "b"], (1, 8, 8, 10)),
+             N("s1", "slice", ["b"], (1, 8, 8, 4), first=1),
+             N("s2", "slice", ["s1"], (1, 8, 8, 2), first=2),
+             _conv("c", "s2", 2, 3),
+             _conv("d", "cat", 10, 3),
+             N("s3", "slice", ["a"], (1, 8, 8, 3), first=1),
+             N("cat2", "concat", ["c", "d", "s3"], (1, 8, 8, 9)),
+             _conv("e", "cat2", 9, 2)]
+    res = compile_graph(ir.Graph(nodes, "in", "e"))
+    check_memory_rules(res.blob, res.scratch_bytes)
+    stages = {s.name: s for s in Blob(res.blob).stages}
+    a, c, cp = stages["a"], stages["c"], stages["s3"]
+    assert c.data.index == a.output.index
+    assert c.data.pointer == a.output.pointer + 2 * (4 + 1 + 2)
+    assert c.input_strides == a.output_strides == (20, 160, 2)
+    assert c.input_dims == (8, 8, 2)
+    assert (cp.op, cp.input_dims, cp.output_dims) == (
+        nf.Op.COPY, (8, 8, 10), (8, 8, 3))
+    assert cp.data.pointer == a.output.pointer + 2
+    assert "s1" not in stages and "s2" not in stages
+    # and the emulated stick computes it: numpy on the same fp16 input
+    from emulator.executor import Executor
+    from emulator.reader import load_graph
+    x = R.uniform(-1, 1, (8, 8, 3)).astype(np.float16)
+    out = Executor(load_graph(res.blob), debug=True).run(x.tobytes())
+    w = {n.name: n.attrs["weights"][0, 0] for n in nodes if n.op == "conv"}
+    xf = x.astype(np.float32)
+    a, b = xf @ w["a"], xf @ w["b"]
+    d = np.concatenate([a, b], -1) @ w["d"]
+    cat2 = np.concatenate([b[..., 3:5] @ w["c"], d, a[..., 1:4]], -1)
+    np.testing.assert_allclose(out.astype(np.float32).reshape(8, 8, 2),
+                               cat2 @ w["e"], atol=0.05, rtol=0.01)

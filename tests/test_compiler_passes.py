@@ -222,3 +222,124 @@ def test_window_in_padding_only_is_refused():
     with pytest.raises(CompileError) as e:
         check_windows("pool", 2, 2, 1, "EXPLICIT", 2)
     assert e.value.number == 5
+
+
+# ------------------------------------------------ naming, forward folds, slices
+
+def test_fused_tf_nodes_name_the_stage_caffe_layers_do_not():
+    """NCSDK named a TF stage after its last node (conv1/Relu), a Caffe
+    stage after its layer; the TF frontend marks its nodes ``renames``."""
+    def net(mark):
+        extra = {"renames": True} if mark else {}
+        return graph(conv("conv1/Conv2D", "in", 2, 3, bias=[0, 0, 0]),
+                     N("conv1/BiasAdd", "bias_add", ["conv1/Conv2D"],
+                       (1, 4, 4, 3), bias=np.ones(3, np.float32), **extra),
+                     N("conv1/Relu", "relu", ["conv1/BiasAdd"], (1, 4, 4, 3),
+                       **extra))
+    tf_like = passes.run_all(net(True))
+    assert [n.name for n in tf_like.nodes] == ["in", "conv1/Relu"]
+    assert tf_like.output == "conv1/Relu"
+    caffe_like = passes.run_all(net(False))
+    assert [n.name for n in caffe_like.nodes] == ["in", "conv1/Conv2D"]
+    assert caffe_like.output == "conv1/Conv2D"
+
+
+def _scale_then(reader, bias=True, padding="VALID"):
+    s = np.array([2.0, -0.5], np.float32)
+    attrs = {"scale": s}
+    if bias:
+        attrs["bias"] = np.array([1.0, 3.0], np.float32)
+    bias = [0.5, 0.0, -1.0] if reader == "conv" else [0.5, 0.0]
+    c = conv("c", "s", 2, 3, k=3, bias=bias, op=reader)
+    c.attrs["padding"] = padding
+    return graph(N("s", "scale", ["in"], (1, 4, 4, 2), **attrs), c), s
+
+
+@pytest.mark.parametrize("reader", ["conv", "depthwise"])
+def test_scale_with_bias_folds_forward_into_a_valid_window(reader):
+    g, s = _scale_then(reader)
+    w0 = g.node("c").attrs["weights"].copy()
+    out = passes.fold_scale_forward(g)
+    assert ops(out) == ["input", reader] and out.node("c").inputs == ["in"]
+    c = out.node("c").attrs
+    np.testing.assert_allclose(c["weights"], w0 * s[None, None, :, None],
+                               rtol=1e-6)
+    shift = np.array([1.0, 3.0])          # W applied to the constant bias
+    add = (w0 * shift[None, None, :, None]).sum(axis=(0, 1))
+    add = add.sum(axis=0) if reader == "conv" else add.reshape(-1)
+    bias0 = [0.5, 0.0, -1.0] if reader == "conv" else [0.5, 0.0]
+    np.testing.assert_allclose(c["bias"], np.asarray(bias0) + add, rtol=1e-5)
+
+
+def test_scale_bias_before_a_same_conv_stays_pure_scale_folds():
+    g, _ = _scale_then("conv", padding="SAME")
+    assert ops(passes.fold_scale_forward(g)) == ["input", "scale", "conv"]
+    g, s = _scale_then("conv", bias=False, padding="SAME")
+    w0 = g.node("c").attrs["weights"].copy()
+    out = passes.fold_scale_forward(g)
+    assert ops(out) == ["input", "conv"]
+    np.testing.assert_allclose(out.node("c").attrs["weights"],
+                               w0 * s[None, None, :, None])
+
+
+def test_scale_folds_forward_into_fc_by_flattened_channel():
+    s, b = np.array([2.0, 3.0], np.float32), np.array([1.0, -1.0], np.float32)
+    w = R.standard_normal((32, 3)).astype(np.float32)
+    g = graph(N("s", "scale", ["in"], (1, 4, 4, 2), scale=s, bias=b),
+              N("fc", "fc", ["s"], (1, 1, 1, 3), weights=w.copy()))
+    out = passes.fold_scale_forward(g)
+    fc = out.node("fc").attrs
+    x = R.standard_normal(32).astype(np.float32)       # YXZ order
+    want = (x * np.tile(s, 16) + np.tile(b, 16)) @ w
+    np.testing.assert_allclose(x @ fc["weights"] + fc["bias"], want,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_two_scales_in_a_row_become_one():
+    g = graph(N("a", "scale", ["in"], (1, 4, 4, 2),
+                scale=np.array([2.0, 4.0], np.float32),
+                bias=np.array([1.0, 1.0], np.float32)),
+              N("b", "scale", ["a"], (1, 4, 4, 2),
+                scale=np.array([0.5, -1.0], np.float32),
+                bias=np.array([0.0, 2.0], np.float32)),
+              N("r", "relu", ["b"], (1, 4, 4, 2)))
+    out = passes.fold_scale(g)
+    assert ops(out) == ["input", "scale", "relu"]
+    n = out.nodes[1]
+    np.testing.assert_allclose(n.attrs["scale"], [1.0, -4.0])
+    np.testing.assert_allclose(n.attrs["bias"], [0.5, 1.0])
+
+
+def _sliced(*readers, output=None):
+    return graph(conv("c", "in", 2, 4),
+                 N("sl", "slice", ["c"], (1, 4, 4, 2), first=1),
+                 *readers, output=output)
+
+
+def test_place_slices_views_and_copies():
+    g = _sliced(N("r", "relu", ["sl"], (1, 4, 4, 2)))
+    assert ops(passes.place_slices(g))[2] == "slice"        # a view
+    g = _sliced(N("f", "fc", ["sl"], (1, 1, 1, 3),
+                  weights=np.zeros((32, 3), np.float32)))
+    assert ops(passes.place_slices(g))[2] == "channel_copy"
+    g = _sliced(output="sl")
+    assert ops(passes.place_slices(g))[2] == "channel_copy"
+    g = _sliced(N("k", "concat", ["sl", "c"], (1, 4, 4, 6)))
+    assert ops(passes.place_slices(g))[2] == "channel_copy"
+
+
+def test_eltwise_of_two_views_of_one_tensor_keeps_both_views():
+    g = _sliced(N("s2", "slice", ["c"], (1, 4, 4, 2), first=2),
+                N("m", "mul", ["sl", "s2"], (1, 4, 4, 2)))
+    assert ops(passes.place_slices(g)) == ["input", "conv", "slice", "slice",
+                                           "mul"]
+    g = _sliced(conv("d", "in", 2, 2),
+                N("m", "mul", ["sl", "d"], (1, 4, 4, 2)))
+    assert ops(passes.place_slices(g))[2] == "channel_copy"
+
+
+def test_remove_dead_drops_unread_nodes_only():
+    g = graph(N("a", "relu", ["in"], (1, 4, 4, 2)),
+              N("b", "slice", ["a"], (1, 4, 4, 1), first=0),
+              N("c", "sigmoid", ["in"], (1, 4, 4, 2)))
+    assert [n.name for n in passes.remove_dead(g).nodes] == ["in", "c"]
