@@ -15,7 +15,11 @@ Ops (attrs in brackets):
                "EXPLICIT", pads]   transposed convolution (Caffe)
   fc          [weights (cin_flat, cout), bias?]
   prelu       [slope]                 per-channel slope for x < 0
-  crop        [offsets (y, x, c)]     a window of the input (also slices)
+  crop        [offsets (y, x, c)]     a window of the input (Caffe Crop/Slice)
+  slice       [first]                 channels first.. of the input (TF
+                                      slices); a view, no stage, unless
+                                      place_slices makes it a channel_copy
+  channel_copy [first]                NCSDK's op 19 copy of those channels
   maxpool / avgpool [ksize (kh, kw), stride, padding, pads]
   softmax, relu, relu_x [cap], sigmoid, tanh, elu [alpha], leaky_relu [slope]
   lrn         [size, alpha (per the spec: a), beta, k]
@@ -23,6 +27,8 @@ Ops (attrs in brackets):
   scale       [scale, bias?]              per-channel multiply (+ add)
   batchnorm   [mean, variance, gamma?, beta?, epsilon]
   add / mul / max                         elementwise, two tensors, same shape
+  minimum     [cap]                   min(x, cap): only as relu_x's upper
+                                      half; the writer refuses a lone one
   concat      inputs joined on the channel axis
   reshape     to ``shape`` (bytes unchanged)
   identity, pad [pads ((t, b), (l, r))]   removed or folded by passes
@@ -30,6 +36,9 @@ Ops (attrs in brackets):
 
 padding is "SAME", "VALID" or "EXPLICIT" (symmetric pads, Caffe style).
 Any op may carry ``post`` (an activation op name) and ``post_param``.
+The TF frontend marks its nodes ``renames``: a pass that fuses such a node
+into the stage before it gives that stage the node's name (NCSDK named a TF
+stage after its last node, conv1/Relu; a Caffe stage after its layer).
 """
 from dataclasses import dataclass, field
 
