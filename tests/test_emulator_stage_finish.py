@@ -106,6 +106,22 @@ def test_stage_end_matches_its_definition(bias, post_op, param, nan):
     same_bits(out[~nans], want[~nans])
 
 
+@pytest.mark.parametrize("post_op,param", [(Op.RELU, 0), (Op.RELU_X, 6.0)])
+def test_stage_end_band_by_band_matches_its_definition(post_op, param,
+                                                       monkeypatch):
+    """Rows finished one band at a time (here one row a band, one of them
+    holding a NaN and overflows) give the same values as all at once."""
+    import emulator.ops.finish as finish_module
+    monkeypatch.setattr(finish_module, "BAND", 1)
+    y, bias = kernel_result(), BIASES["plain"]
+    want = reference_stage_end(y, bias, post_op, param)
+    out = np.full((6, 7, 16), 9.0, np.float32)
+    finish(y.copy(), out, bias, post_op, param)
+    nans = np.isnan(want)
+    assert nans.any() and np.array_equal(np.isnan(out), nans)
+    same_bits(out[~nans], want[~nans])
+
+
 def test_relu_x_without_bias_keeps_negative_zero():
     """A scale by -1 makes 0 into -0.0; ReLU-X (a clip) keeps it, and so
     must the rounding (a bias would have made it +0.0)."""
