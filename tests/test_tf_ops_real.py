@@ -183,7 +183,10 @@ def test_batch_norm_on_the_input_folds_forward_into_a_valid_conv(tmp_path):
     lambda y: tf1.nn.leaky_relu(y, 0.1, name="act"),
     lambda y: tf1.maximum(y, 0.2 * y, name="act"),
     lambda y: tf1.maximum(tf1.multiply(y, 0.3), y, name="act"),
-], ids=["LeakyRelu", "Maximum(x, a*x)", "Maximum(a*x, x)"])
+    lambda y: tf1.subtract(tf1.nn.relu(y), 0.1 * tf1.nn.relu(-y),
+                           name="act"),
+], ids=["LeakyRelu", "Maximum(x, a*x)", "Maximum(a*x, x)",
+        "relu(x) - a*relu(-x)"])
 def test_leaky_relu_forms_fuse_into_the_conv(tmp_path, make):
     def body(x):
         make(conv(x, 4, scope="c"))
@@ -331,13 +334,18 @@ def test_slice_read_by_a_fully_connected_layer_is_copied(tmp_path):
 REFUSED = {
     "reciprocal": (lambda x: tf1.math.reciprocal(x, name="out"), 4,
                    "Reciprocal (node out)"),
-    "const-over-x": (lambda x: tf1.divide(2.0, x, name="out"), 5, "out"),
+    "const-over-x": (lambda x: tf1.divide(2.0, x, name="out"), 5,
+                     "out (RealDiv)"),
+    "div-tensors": (lambda x: tf1.divide(x, tf1.nn.relu(x), name="out"), 5,
+                    "out (RealDiv)"),
     "height-slice": (lambda x: tf1.identity(x[:, 1:3], name="out"), 5,
                      "strided_slice"),
     "split-width": (lambda x: tf1.identity(tf1.split(x, 2, axis=2)[0],
                                            name="out"), 5, "split"),
     "broadcast": (lambda x: tf1.multiply(x, tf1.reduce_max(
         x, axis=-1, keepdims=True), name="out"), 4, "Max"),
+    "lone-minimum": (lambda x: tf1.minimum(x, 6.0, name="out"), 5,
+                     "Minimum out"),
     "min-of-tensors": (lambda x: tf1.minimum(x, tf1.nn.relu(x), name="out"),
                        5, "Minimum"),
 }

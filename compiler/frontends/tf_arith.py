@@ -5,7 +5,8 @@ With a constant (scalar or one value per channel) the ops become per-channel
 convolution or fully connected layer where that is exact; between two
 tensors they become eltwise sum / prod / max. Idioms with an NCSDK stage of
 their own are recognised: ``Maximum(x, a*x)`` is leaky ReLU,
-``Minimum(Relu(x), c)`` and ``ClipByValue(x, 0, c)`` are relu_x.
+``relu(x) - a*relu(-x)`` (Keras 2.0) too; ``Minimum(Relu(x), c)``,
+``Maximum(Minimum(x, c), 0)`` and ``ClipByValue(x, 0, c)`` are relu_x.
 """
 import numpy as np
 
@@ -54,9 +55,9 @@ def _with_const(ctx, node, k):
         return capped_relu(ctx, node, x)
     if op == "Minimum":
         return _minimum(ctx, node, x, c)
-    what = "c / x" if op in ("RealDiv", "Div", "TrueDiv") else f"{op} with c"
-    fail(STAGE_DETAILS, f"{node.name}: {what} (a tensor and a constant) has "
-         "no NCSDK stage")
+    what = "c / x" if op in ("RealDiv", "Div", "TrueDiv") else "x with c"
+    fail(STAGE_DETAILS, f"{node.name} ({op}): {what}, a tensor and a "
+         "constant, has no NCSDK stage")
 
 
 def _minimum(ctx, node, x, c):
@@ -113,6 +114,28 @@ def _leaky(ctx, a, b):
     return None
 
 
+def _pure_scale(node):
+    """The uniform factor of a bias-free scale node, else None."""
+    if node.op != "scale" or "bias" in node.attrs:
+        return None
+    return _uniform(node.attrs["scale"])
+
+
+def _keras_leaky(ctx, a, b):
+    """relu(x) - s * relu(-x), Keras 2.0's K.relu(x, alpha=s): leaky ReLU
+    of x; returns (x, s) or None."""
+    s = _pure_scale(b)
+    if a.op != "relu" or s is None or not 0 < s < 1:
+        return None
+    inner = _ir_node(ctx, b.inputs[0])
+    if inner.op != "relu":
+        return None
+    neg = _ir_node(ctx, inner.inputs[0])
+    if _pure_scale(neg) != -1.0 or neg.inputs != a.inputs:
+        return None
+    return _ir_node(ctx, a.inputs[0]), s
+
+
 def _two_tensors(ctx, node):
     a, b = ctx.value(node, 0), ctx.value(node, 1)
     if a.shape != b.shape:
@@ -124,10 +147,14 @@ def _two_tensors(ctx, node):
             return make_node(node, "leaky_relu", [leaky[0]], a.shape,
                              slope=leaky[1])
     if node.op == "Sub":
+        leaky = _keras_leaky(ctx, a, b)
+        if leaky:
+            return make_node(node, "leaky_relu", [leaky[0]], a.shape,
+                             slope=leaky[1])
         return make_node(node, "add", [a, _negated(ctx, node, b)], a.shape)
     if node.op not in EXACT:
-        fail(STAGE_DETAILS, f"{node.name}: {node.op} of two tensors has no "
-             "NCSDK stage")
+        fail(STAGE_DETAILS, f"{node.name} ({node.op}): of two tensors, has "
+             "no NCSDK stage")
     return make_node(node, EXACT[node.op], [a, b], a.shape)
 
 
