@@ -99,14 +99,16 @@ def _mlp(shape):
     return build
 
 
+def _vector_net():
+    """A rank-1 input [100]: matmul needs rank 2, so it is reshaped."""
+    v = tf1.placeholder(tf1.float32, [100], name="input")
+    tf1.nn.softmax(tf1.matmul(tf1.reshape(v, [1, 100]), np.eye(
+        100, 10, dtype=np.float32)), name="out")
+
+
 @pytest.mark.parametrize("shape", [[None, 100], [1, 100], [100]])
 def test_mlp_inputs_compile_and_run_on_the_stick(tmp_path, shape):
-    build = _mlp(shape)
-    if shape == [100]:            # a rank-1 input: matmul needs rank 2
-        def build():
-            v = tf1.placeholder(tf1.float32, [100], name="input")
-            tf1.nn.softmax(tf1.matmul(tf1.reshape(v, [1, 100]), np.eye(
-                100, 10, dtype=np.float32)), name="out")
+    build = _vector_net if shape == [100] else _mlp(shape)
     pb = frozen_pb(tmp_path / "mlp.pb", build)
     x = RNG.uniform(0, 1, 100).astype(np.float32)
     own = [1 if d is None else d for d in shape]

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from compiler import compile_file
 from compiler.errors import CompileError
 from compiler.frontends.tf_fold import FOLDERS
 from compiler.frontends.tf_graphdef import graphdef_to_ir, known_values

@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from ..errors import PLACEHOLDER, STAGE_DETAILS, CompileError
+from .tf_values import attr
 
 LEARNING_PHASE = re.compile(r"learning_phase", re.IGNORECASE)
 
@@ -71,7 +72,6 @@ def stray_placeholder(name):
 
 def is_learning_phase(node):
     """keras_learning_phase, or any bool placeholder named like it."""
-    from .tf_values import attr
     dtype_bool = attr(node, "dtype") == 10          # DT_BOOL
     return bool(LEARNING_PHASE.search(node.name)) and (
         dtype_bool or node.op == "PlaceholderWithDefault")
