@@ -274,6 +274,9 @@ def test_scale_with_bias_folds_forward_into_a_valid_window(reader):
 def test_scale_bias_before_a_same_conv_stays_pure_scale_folds():
     g, _ = _scale_then("conv", padding="SAME")
     assert ops(passes.fold_scale_forward(g)) == ["input", "scale", "conv"]
+    g, _ = _scale_then("conv", padding="SAME")
+    g.node("c").attrs["weights"] = g.node("c").attrs["weights"][:1, :1]
+    assert ops(passes.fold_scale_forward(g)) == ["input", "conv"]  # 1x1
     g, s = _scale_then("conv", bias=False, padding="SAME")
     w0 = g.node("c").attrs["weights"].copy()
     out = passes.fold_scale_forward(g)

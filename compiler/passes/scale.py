@@ -11,6 +11,7 @@ multiply into any (s * 0 = 0).
 """
 import numpy as np
 
+from ..shapes import out_size
 from .util import WEIGHTED, absorb, output_channel_factor, sole_producer
 
 
@@ -52,11 +53,15 @@ def fold_scale(graph):
 
 # ------------------------------------------------------------ forward
 
-def _window_inside(reader):
-    """True if no window of the reader touches padding."""
+def _window_inside(reader, in_hw):
+    """True if no window of the reader touches padding (VALID, zero pads,
+    or SAME where the sizes need none, as for 1x1 stride 1)."""
     a = reader.attrs
-    return a["padding"] == "VALID" or (a["padding"] == "EXPLICIT"
-                                       and tuple(a["pads"]) == (0, 0))
+    if a["padding"] == "SAME":
+        k, st = a["weights"].shape[:2], a["stride"]
+        return all((out_size(n, k[i], st[i], "SAME") - 1) * st[i] + k[i]
+                   <= n for i, n in enumerate(in_hw))
+    return a["padding"] == "VALID" or tuple(a["pads"]) == (0, 0)
 
 
 def _forward_ok(reader, node):
@@ -66,7 +71,8 @@ def _forward_ok(reader, node):
         return True
     if reader.op not in ("conv", "depthwise"):
         return False
-    return node.attrs.get("bias") is None or _window_inside(reader)
+    return node.attrs.get("bias") is None or _window_inside(
+        reader, node.shape[1:3])
 
 
 def _input_factor(reader, vec, channels):
