@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import compiler.writer
+import ncsformat as nf
 from cli_helpers import frozen_pb, last_line, run_script, save_mnist
 from ncsdk.compile import main as compile_main
 from ncsdk.check import main as check_main
@@ -96,7 +97,6 @@ COMPILE_CASES = [
     # numbers test_compiler_errors.py checks only below the CLI
     (["dilated.pb"], 5, "dilation"),
     (["grouped.pb"], 5, "weights (3, 3, 2, 4)"),
-    (["batch2.pb"], 24, "batch 2"),
     (["is_training.pb", "-in", "input", "-on", "out"], 34, "is_training"),
     (["net.pb", "-w", "missing.caffemodel"], 9, "missing.caffemodel"),
     (["net.onnx"], 30, "net.onnx"),
@@ -114,6 +114,20 @@ def test_mvNCCompile_errors(files, capsys, monkeypatch, args, number,
     status = compile_main(args + ["-o", "out.graph"])
     _assert_error(status, capsys.readouterr().err, number, fragment, files,
                   before)
+
+
+def test_tf_batch_2_compiles_as_batch_1_with_one_warning(files, capsys,
+                                                          monkeypatch):
+    """NCSDK compiled a TF placeholder of batch N as batch 1 (Caffe keeps
+    Error 24: tests/test_caffe_errors.py)."""
+    monkeypatch.chdir(files)
+    assert compile_main(["batch2.pb", "-o", "batch2.graph"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("[Warning]")]
+    assert len(warnings) == 1 and "batch 2" in warnings[0]
+    first = nf.Stage.unpack((files / "batch2.graph").read_bytes(),
+                            nf.HEADER_LENGTH)
+    assert tuple(first.input_dims) == (8, 8, 3)
 
 
 def test_mvNCCompile_resources_35(files, capsys, monkeypatch):
