@@ -269,6 +269,29 @@ def test_channel_slice_read_as_a_view(tmp_path):
     assert d.input_dims == (8, 8, 3) and d.input_strides == c.output_strides
 
 
+@pytest.mark.parametrize("take", [
+    lambda y: y[..., 1:4], lambda y: y[:, :, :, -3:],
+    lambda y: y[..., 2:-3], lambda y: y[:, :, :, :3],
+    lambda y: tf1.strided_slice(y, [0, 0, 0, 5], [1, 8, 8, 8]),
+], ids=["ellipsis", "negative", "both", "begin-mask", "explicit"])
+def test_strided_slice_forms(tmp_path, take):
+    def body(x):
+        y = conv(x, 8, scope="c", relu=True)
+        tf1.nn.sigmoid(take(y), name="out")
+    b = run_both(tmp_path, body)
+    assert [s.op for s in b.stages] == [Op.CONV, Op.SIGMOID]
+
+
+def test_slice_of_a_fully_connected_output(tmp_path):
+    """2-D tensors: the channel axis is axis 1."""
+    def body(x):
+        y = tf1.matmul(tf1.reshape(x, [1, -1]), rnd(192, 10), name="fc")
+        tf1.nn.softmax(y[:, 2:7], name="out")
+    b = run_both(tmp_path, body)
+    assert [s.op for s in b.stages] == [Op.FC, Op.SOFTMAX]
+    assert b.stages[1].data.pointer == b.stages[0].output.pointer + 4
+
+
 def test_slices_of_the_network_input_are_views(tmp_path):
     def body(x):
         a = conv(tf1.slice(x, [0, 0, 0, 1], [-1, -1, -1, 2]), 4, scope="a",
