@@ -14,6 +14,7 @@ IM2COL_CHUNK = 1 << 23      # one output row's im2col above this: per tap
 ONE_SHOT = 1 << 21          # whole im2col up to this: one window copy
 IM2COL_BAND = 1 << 20       # else bands of about this many values (4 MiB)
 EINSUM_CHANNELS = 64        # depthwise: one einsum beats 2*kh*kw passes here
+ROWS_PIXELS = 2048          # ... unless the image is this large (56x56: 1.2x)
 
 
 def convolution(st, x, ctx):
@@ -106,7 +107,8 @@ def depth_convolution(st, x, ctx):
     gy, gx = geometry(st)
     xp = pad(x, gy, gx, ctx=ctx)
     oh, ow = gy[0], gx[0]
-    if mult == 1 and sx == 1 and cin < EINSUM_CHANNELS:
+    if mult == 1 and sx == 1 and (cin < EINSUM_CHANNELS
+                                  or oh * ow >= ROWS_PIXELS):
         return _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy)
     w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, mult))
     if mult == 1 and cin >= EINSUM_CHANNELS:
