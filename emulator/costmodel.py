@@ -33,38 +33,48 @@ _MAX_SHAVES = 12
 _POOLS = (Op.MAX_POOL, Op.AVG_POOL)
 _VECTOR = 8       # fp16 lanes of a SHAVE's 128-bit vector unit
 
-# term -> what its basis counts (units) and why it is there.
+# term -> what its basis counts (units) and why it is there. Twelve
+# coefficients, one per physical cost, shared by every network; each stage
+# kind uses two or three of them.
 TERMS = {
     "overhead": "1 per stage: launch, descriptors, DMA set-up",
-    "conv": "GFLOPs of kxk convolutions, each kernel row (kw x Cin values) "
-            "rounded up to whole 8-lane vectors: a 3x3 row on RGB is 9 "
-            "values in 16 lanes, which is why 3-channel 3x3 first layers "
-            "run far below the rate of a 7x7 one (21 values in 24 lanes)",
-    "conv1x1": "GFLOPs of 1x1 convolutions (same rounding): a plain matrix "
-               "product, no window copies",
+    "conv_setup": "1 per convolution stage, on top of overhead: it loads "
+                  "its weights and bias and sets up line buffers before the "
+                  "first output (small convolutions, e.g. SSD's 1x1 to 3x3 "
+                  "head layers, take 0.2-0.4 ms for almost no work)",
+    "conv": "GFLOPs of convolutions, each kernel row (kw x Cin values, "
+            "contiguous in the channel-minor layout) rounded up to whole "
+            "8-lane vectors: a 3x3 row on RGB is 9 values in 16 lanes, "
+            "which is why 3-channel 3x3 first layers run far below the "
+            "rate of a 7x7 one (21 values in 24 lanes)",
     "conv_out": "million output values of a convolution: each is written "
                 "back through DDR by its own DMA, which dominates 1x1 "
-                "expansions with few input channels (MobileNet-v2)",
+                "layers with few input channels (MobileNet-v2)",
+    "weights": "MB of weights a convolution or fully connected stage "
+               "streams from DDR (fp16): an FC uses each weight once, so "
+               "it costs its weights (VGG16's fc1: 205 MB, 91 ms)",
     "depthwise": "MB read and written by a depthwise convolution: 9 MACs "
                  "per value leave nothing to reuse, so it is memory-bound",
-    "deconv_access": "million (input pixel, kernel tap) pairs of a "
-                     "deconvolution: each scatters into a different output "
-                     "pixel in DDR (read-modify-write latency)",
-    "deconv_bytes": "MB those scatters move (output channels x 2 bytes "
-                    "each): wider outputs cost more per scatter",
-    "fc": "MB of fully connected weights: each is used once, so the layer "
-          "streams its weights (a 1024x10 layer costs its overhead)",
-    "pool": "million window taps of a pooling stage",
+    "deconv": "million scatters of a deconvolution: each (input pixel, "
+              "kernel tap) adds into one output pixel in DDR, a read-"
+              "modify-write of its output channels in whole 8-lane vectors "
+              "(ceil(Cout/8) per tap), latency-bound: FCN-4s (2 channels, "
+              "1 vector) and FCN-8s (21 channels, 3 vectors) both cost "
+              "~37 ns per vector scatter",
+    "pool": "million input values of a pooling stage: each is read once "
+            "from DDR whatever the window (measured 2x2/2, 3x3/2, 3x3/1 "
+            "and global pools cost 1.3-2.5 ns an input value, not a tap)",
     "lrn": "million values normalised by LRN",
-    "softmax": "million values of a softmax (exp, sum, divide)",
-    "eltwise": "million values read by sums, products, maxima and crops",
+    "softmax": "million values of a softmax: exp, sum and divide, ~0.2 us "
+               "a value (1000 classes take ~0.2 ms whatever the net)",
+    "eltwise": "million values read by sums, products, maxima and crops "
+               "(a DDR stream)",
     "other": "million values read by any other stage (activations, scale, "
              "reshape, copy...): none was measured, so a prior",
-    "ddr": "MB of input, output and weights of every other stage",
 }
-# Terms that run on the SHAVEs and so scale with their count.
-COMPUTE = frozenset({"conv", "conv1x1", "pool", "lrn", "softmax", "eltwise",
-                     "other"})
+# Terms that run on the SHAVEs' vector units and so scale with their count;
+# the rest wait on DDR or on set-up.
+COMPUTE = frozenset({"conv", "pool", "lrn", "softmax", "eltwise", "other"})
 _ELTWISE = (Op.SUM, Op.PROD, Op.MAX, Op.CROP)
 
 
@@ -158,7 +168,7 @@ def ncsdk_flops(st, framework="caffe"):
     do all TensorFlow ones (VGG16's fc1, MNIST's fc1); elementwise sums
     print 0 (the FCNs' fuse layers, MobileNet-v2's blocks); the rest as
     stage_flops."""
-    caffe = framework != "tensorflow"
+    caffe = "tensorflow" not in framework.lower()   # "TensorFlow (from Keras)"
     if (caffe and st.op == Op.DECONV) or st.op in (Op.SUM, Op.PROD, Op.MAX):
         return 0
     if caffe and st.op == Op.FC and tuple(st.input_dims[:2]) == (1, 1):
@@ -198,26 +208,23 @@ def basis(st):
     b = {"overhead": 1.0}
     kw, kh = st.radix
     if op == Op.CONV:
-        b["conv1x1" if (kw, kh) == (1, 1) else "conv"] = _conv_gflops(st)
-        b["conv_out"] = out
+        b.update(conv_setup=1.0, conv=_conv_gflops(st), conv_out=out,
+                 weights=2 * _weights(st) / 1e6)
+    elif op == Op.FC:
+        b["weights"] = 2 * _weights(st) / 1e6
     elif op == Op.DEPTH_CONV:
         b["depthwise"] = 2 * (_size(st.input_dims) / 1e6 + out)
-        return b
     elif op == Op.DECONV:
         w, h, _ = st.input_dims
-        b["deconv_access"] = w * h * kw * kh / 1e6
-        b["deconv_bytes"] = b["deconv_access"] * 2 * st.output_dims[2]
-    elif op == Op.FC:
-        b["fc"] = 2 * _weights(st) / 1e6
-        return b
+        vectors = math.ceil(st.output_dims[2] / _VECTOR)
+        b["deconv"] = w * h * kw * kh * vectors / 1e6
     elif op in _POOLS:
-        b["pool"] = out * kw * kh
+        b["pool"] = _size(st.input_dims) / 1e6
     elif op in (Op.LRN, Op.SOFTMAX):
         b["lrn" if op == Op.LRN else "softmax"] = out
     else:
         read = stage_bytes(st) / 2e6 - out
         b["eltwise" if op in _ELTWISE else "other"] = read
-    b["ddr"] = stage_bytes(st) / 1e6
     return b
 
 

@@ -32,7 +32,7 @@ FEATURES = HERE / "features.json"
 PARAMS = cm.PARAMS_FILE
 TOTAL_WEIGHT = 3.0
 
-# key: (measured file, how to build): ("caffe", prototxt, output node)
+# key: (measured file or files, how to build): ("caffe", prototxt, output node)
 # or ("tf", builder name, output node); see measurements/README.md.
 NETWORKS = {
     "googlenet": ("googlenet_bvlc_ncsdkdoc_12shv.json",
@@ -51,7 +51,8 @@ NETWORKS = {
                           ("caffe",
                            "fcn_mobilenetv2_fcn4s_2cls_deploy.prototxt",
                            "upscore16")),
-    "vgg16_keras": ("vgg16_keras_tf_readmeA_12shv.json",
+    "vgg16_keras": (("vgg16_keras_tf_readmeA_12shv.json",
+                     "vgg16_keras_tf_readmeB_12shv.json"),
                     ("tf", "vgg16", "predictions/Softmax")),
     "mnist_deep": ("mnist_tf_deep_4rshdeep_12shv.json",
                    ("tf", "mnist_deep", "output")),
@@ -62,12 +63,24 @@ NETWORKS = {
 _FUSED = {"BatchNorm", "Scale", "ReLU", "PReLU", "Bias", "ELU", "Dropout"}
 
 
-def load_measured(file):
-    """{"total_ms", "layers": [(name, ms, mflops, mbps)]} of one file."""
-    doc = json.loads((HERE / file).read_text())
-    return {"total_ms": doc["total_ms"], "framework": doc["framework"],
-            "layers": [(l["name"], l["ms"], l["mflops"], l["mbps"])
-                       for l in doc["layers"]]}
+def load_measured(files):
+    """{"total_ms", "framework", "layers": [(name, ms, mflops, mbps)]} of
+    one measured file, or the per-layer mean of several runs of the same
+    network (VGG16 was profiled twice: one network, its two runs averaged,
+    so it weighs in the fit as one network)."""
+    files = [files] if isinstance(files, str) else list(files)
+    docs = [json.loads((HERE / f).read_text()) for f in files]
+    runs = [{l["name"]: l for l in d["layers"]} for d in docs]
+    if any(r.keys() != runs[0].keys() for r in runs):
+        raise ValueError(f"{files}: the runs list different layers")
+
+    def mean(name, field):
+        return sum(r[name][field] for r in runs) / len(runs)
+    return {"total_ms": sum(d["total_ms"] for d in docs) / len(docs),
+            "framework": docs[0]["framework"],
+            "layers": [(l["name"], mean(l["name"], "ms"),
+                        l["mflops"], mean(l["name"], "mbps"))
+                       for l in docs[0]["layers"]]}
 
 
 # --- NCSDK's names ----------------------------------------------------------
@@ -192,9 +205,11 @@ def refresh(keys=None, workdir="/tmp", log=print):
 # --- fitting ----------------------------------------------------------------
 
 # Terms no measured stage exercises keep these values (ms per basis unit,
-# see emulator.costmodel.TERMS): "other" assumes ~10 SHAVE cycles per value
-# at 600 MHz over 12 SHAVEs x 8 lanes, i.e. about 0.2 ms per million values.
-PRIORS = {"other": 0.2}
+# see emulator.costmodel.TERMS): "other" (activations, scale, bias, copies
+# as stages of their own) streams each value through DDR once, like the
+# measured sums and crops, so it takes their rate, 0.8 ms per million
+# values read (the eltwise fit: 0.80).
+PRIORS = {"other": 0.8}
 PARALLEL_FRACTION = 0.8     # not fittable at 12 SHAVEs: see costmodel
 
 
@@ -296,6 +311,14 @@ def evaluate(arrays):
     return params, table
 
 
+def informed_by(arrays):
+    """{term: networks with a stage that uses it}: a term only one network
+    informs cannot be checked by leaving that network out."""
+    terms = list(cm.TERMS)
+    return {t: sorted(k for k, (a, _, _) in arrays.items()
+                      if a[:, terms.index(t)].any()) for t in terms}
+
+
 def params_document(params, table, cache):
     """What emulator/costmodel_params.json holds."""
     fitted = {k: round(float(v), 6) for k, v in params.coef.items()
@@ -342,7 +365,7 @@ def main(argv=None):
                         "report: print the fit only")
     p.add_argument("--refresh", action="store_true",
                    help="recompile the networks and rewrite features.json "
-                        "first (TensorFlow nets take minutes)")
+                        "first (VGG16 takes a minute and ~600 MB)")
     args = p.parse_args(argv)
     if args.refresh:
         write_json(FEATURES, refresh(log=lambda m: print(m, file=sys.stderr)))
@@ -351,11 +374,14 @@ def main(argv=None):
     except (OSError, ValueError) as exc:
         print(f"costfit: {FEATURES}: {exc}", file=sys.stderr)
         return 2
-    params, table = evaluate(network_arrays(cache))
+    arrays = network_arrays(cache)
+    params, table = evaluate(arrays)
     print(format_table(table))
+    users = informed_by(arrays)
     for k in cm.TERMS:
         tag = " (prior)" if k in PRIORS else ""
-        print(f"  {k:<14}{params.coef[k]:>12.6f}{tag}")
+        print(f"  {k:<12}{params.coef[k]:>12.6f}{tag}  "
+              f"{len(users[k])} nets: {', '.join(users[k])}")
     for key, why in cache.get("skipped", {}).items():
         print(f"  not compiled: {key}: {why}")
     if args.command == "fit":

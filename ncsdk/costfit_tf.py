@@ -12,11 +12,14 @@ def _save(sess, tf1, path):
 
 
 def vgg16(tf1, path):
+    """Keras VGG16 in graph mode, saved from Keras' own session (the
+    variables live there, initialised by K.get_session())."""
     import tf_keras
-    tf_keras.applications.VGG16(weights=None)      # input_1 .. predictions
-    return _save(tf1.keras.backend.get_session(), tf1, path) \
-        if hasattr(tf1.keras.backend, "get_session") else \
-        _save(tf_keras.backend.get_session(), tf1, path)
+    from tf_keras.src import backend as K
+    tf_keras.backend.set_learning_phase(0)
+    tf_keras.applications.VGG16(weights=None)   # input_1 .. predictions
+    tf1.train.Saver().save(K.get_session(), str(path))
+    return Path(f"{path}.meta")
 
 
 def mnist_deep(tf1, path):
@@ -47,6 +50,11 @@ def build(name, workdir):
     """Write network `name` under workdir; the .meta file's path."""
     from tfcompat import tf1
     workdir.mkdir(parents=True, exist_ok=True)
-    with tf1.Graph().as_default():
-        return {"vgg16": vgg16, "mnist_deep": mnist_deep}[name](
-            tf1, workdir / name)
+    try:
+        with tf1.Graph().as_default():
+            return {"vgg16": vgg16, "mnist_deep": mnist_deep}[name](
+                tf1, workdir / name)
+    finally:
+        if name == "vgg16":     # Keras' session, closed outside its graph
+            import tf_keras
+            tf_keras.backend.clear_session()
