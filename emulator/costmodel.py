@@ -15,7 +15,8 @@ not exercise are priors, listed under "priors" in that file.
 SHAVE count: the measurements are all at 12 SHAVEs, so the count cannot be
 fitted. Terms that run on the SHAVEs (``COMPUTE``) are slowed by Amdahl's
 law with ``parallel_fraction`` (a prior: NCSDK users saw 12 SHAVEs 2-4x
-faster than 1, with 4, 8 and 12 close together); memory terms are not.
+faster than 1, with 4, 8 and 12 close together); memory and set-up terms
+are not.
 
 FLOPs: ``stage_flops`` is the real work; ``ncsdk_flops`` is what NCSDK's
 profiler printed (its MFLOPs column), ``ncsdk_bytes`` what its bandwidth

@@ -2,6 +2,7 @@
 
     python -m ncsdk.costfit fit [--refresh]   # fit, write the params file
     python -m ncsdk.costfit report            # the fit's table, no writing
+    python -m ncsdk.costfit zoo ARTIFACTS     # predicted ms of built graphs
 
 Why here: fitting compiles the measured networks, and the emulator must not
 import the compiler; so this module sits above both. It reads the measured
@@ -347,6 +348,18 @@ def format_table(table):
     return "\n".join(lines)
 
 
+def zoo_times(root, shaves=12, params=None):
+    """{net: predicted ms} of every graph file ROOT/NAME/NAME.graph (the
+    zoo's compile step's layout), summed over its stages at `shaves`."""
+    from emulator.reader import load_graph
+    out = {}
+    for graph in sorted(Path(root).glob("*/*.graph")):
+        stages = load_graph(graph.read_bytes()).stages
+        out[graph.stem] = sum(cm.graph_times_ms(stages, shaves,
+                                                params or cm.DEFAULT))
+    return out
+
+
 def load_cache(path=FEATURES):
     return json.loads(Path(path).read_text())
 
@@ -360,13 +373,25 @@ def main(argv=None):
         prog="python -m ncsdk.costfit",
         description="Fit the emulator's cost model to the measured NCS "
                     "profiles in ncsdk/measurements/.")
-    p.add_argument("command", choices=("fit", "report"),
+    p.add_argument("command", choices=("fit", "report", "zoo"),
                    help="fit: write emulator/costmodel_params.json; "
-                        "report: print the fit only")
+                        "report: print the fit only; zoo: print the "
+                        "predicted time of each graph under ARTIFACTS")
+    p.add_argument("artifacts", nargs="?",
+                   help="zoo: the artifact root (NAME/NAME.graph files)")
+    p.add_argument("-s", "--shaves", type=int, default=12,
+                   help="zoo: SHAVE count to predict at (default 12)")
     p.add_argument("--refresh", action="store_true",
                    help="recompile the networks and rewrite features.json "
                         "first (VGG16 takes a minute and ~600 MB)")
     args = p.parse_args(argv)
+    if args.command == "zoo":
+        if not args.artifacts:
+            p.error("zoo needs the artifact root")
+        times = zoo_times(args.artifacts, args.shaves)
+        for name, ms in times.items():
+            print(f"{name:<28}{ms:>10.1f} ms")
+        return 0 if times else 1
     if args.refresh:
         write_json(FEATURES, refresh(log=lambda m: print(m, file=sys.stderr)))
     try:

@@ -183,3 +183,19 @@ def test_refresh_reproduces_the_committed_caffe_features():
     committed = cf.load_cache()
     for key in keys:
         assert fresh["networks"][key] == committed["networks"][key], key
+
+
+def test_zoo_command_sums_each_graph_at_12_shaves(tmp_path, capsys):
+    """python -m ncsdk.costfit zoo ROOT: one line per ROOT/NAME/NAME.graph,
+    the cost model's per-stage times summed."""
+    from compiler.api import compile_file
+    res = compile_file(str(MEAS / "nets" / "tiny_yolo_v1.prototxt"),
+                       shaves=12)
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "tiny.graph").write_bytes(res.blob)
+    want = sum(cm.graph_times_ms(res.stages, 12))
+    assert cf.zoo_times(tmp_path) == {"tiny": pytest.approx(want)}
+    assert 100 < want < 130        # measured 115.12 ms
+    assert cf.main(["zoo", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split()[:2] == ["tiny", f"{want:.1f}"]
+    assert cf.main(["zoo", str(tmp_path / "none")]) == 1
