@@ -119,27 +119,10 @@ def test_tensorflow_output_is_informative(corpus, name):
 
 # ---------------------------------------------------------------- the stick
 
-def missing_converter(op):
-    from compiler.frontends.tf_ops import CONVERTERS
-    return op not in CONVERTERS
+STICK_CASES = [(name, kind) for name in NAMES for kind in ("pb", "meta")]
 
 
-# Nets that need an op the TF frontend has no converter for yet: expected
-# to fail (strict) while it is missing, then tested as every other net.
-NEEDS = {"autoencoder_deconv": "Conv2DBackpropInput"}
-
-
-def stick_cases():
-    for name in NAMES:
-        for kind in ("pb", "meta"):
-            marks = []
-            if name in NEEDS and missing_converter(NEEDS[name]):
-                marks = [pytest.mark.xfail(
-                    strict=True, reason=f"no {NEEDS[name]} converter yet")]
-            yield pytest.param(name, kind, marks=marks, id=f"{name}-{kind}")
-
-
-@pytest.mark.parametrize("name,kind", list(stick_cases()))
+@pytest.mark.parametrize("name,kind", STICK_CASES)
 def test_compiles_and_matches_tensorflow(corpus, name, kind):
     """compile_file(.pb or .meta, shaves=12, -in, -on) -> stick vs TF,
     NCSDK's four tests."""
@@ -155,8 +138,7 @@ def test_pb_and_meta_give_the_same_graph(corpus, name):
     """The frozen .pb and the saved session compile to the same graph file
     (or at least both pass)."""
     pb, meta = corpus.outcome(name, "pb"), corpus.outcome(name, "meta")
-    if pb.error or meta.error:
-        pytest.skip(f"does not compile: {pb.error or meta.error}")
+    assert not (pb.error or meta.error), pb.error or meta.error
     assert pb.result.blob == meta.result.blob or (pb.passed and meta.passed)
 
 

@@ -8,7 +8,6 @@ import pytest
 from cli_helpers import frozen_pb
 from compiler import compile_file
 from compiler.frontends.tf_graphdef import known_values, parse_graphdef
-from compiler.frontends.tf_ops import CONVERTERS
 from compiler_helpers import freeze, run_frozen
 from emulator.infer import run_once
 from ncsdk.check import main as check_main
@@ -172,8 +171,6 @@ def test_conv2d_transpose_output_shape_folds(tmp_path):
         == [1, 8, 10, 2]
 
 
-@pytest.mark.skipif("Conv2DBackpropInput" not in CONVERTERS,
-                    reason="no Conv2DBackpropInput converter in tf_ops yet")
 def test_conv2d_transpose_with_computed_shape_runs(tmp_path):
     pb = frozen_pb(tmp_path / "net.pb", _deconv())
     x = RNG.uniform(0, 1, (1, 4, 5, 3)).astype(np.float32)

@@ -388,3 +388,48 @@ def test_unsupported_variants_are_ncsdk_errors(tmp_path, capsys, case):
     assert err.startswith(f"[Error {number}] Toolkit Error: ")
     assert fragment in err and "Traceback" not in err
     assert not out.exists()
+
+
+# ------------------------------------------------------ conv2d_transpose
+
+@pytest.mark.parametrize("k,stride,padding,size,stages", [
+    (4, 2, "SAME", 5, [Op.DECONV]),             # excess 2: pad 1 each side
+    (3, 2, "SAME", 5, [Op.DECONV, Op.CROP, Op.SCALE]),  # excess 1: TF pads
+    # the end; the bias and relu after the crop are one scale stage
+    (2, 2, "VALID", 5, [Op.DECONV]),
+    (3, 2, "VALID", 4, [Op.DECONV]),
+    (3, 1, "SAME", 6, [Op.DECONV]),
+])
+def test_conv2d_transpose_is_a_deconvolution(tmp_path, k, stride, padding,
+                                             size, stages):
+    """The output shape as people computed it: tf.stack of tf.shape."""
+    def body(x):
+        w = rnd(k, k, 4, 3, lo=-0.5, hi=0.5)          # [kh, kw, out, in]
+        n = tf1.shape(x)
+        if padding == "SAME":
+            out_hw = n[1] * stride
+        else:
+            out_hw = (n[1] - 1) * stride + k
+        shape = tf1.stack([n[0], out_hw, out_hw, 4])
+        y = tf1.nn.conv2d_transpose(x, w, shape, [1, stride, stride, 1],
+                                    padding, name="deconv1")
+        tf1.nn.relu(tf1.nn.bias_add(y, rnd(4)), name="out")
+    b = run_both(tmp_path, body, shape=(1, size, size, 3))
+    ops = [s.op for s in b.stages]
+    assert ops == stages
+    assert b.stages[-1].name == "out"
+
+
+def test_conv2d_transpose_output_shape_that_does_not_fit_is_error_5(
+        tmp_path, capsys):
+    """13x13 is not what a stride-2 SAME conv2d_transpose of 5x5 gives."""
+    def build():
+        x = tf1.placeholder(tf1.float32, [1, 5, 5, 3], name="input")
+        tf1.nn.conv2d_transpose(x, rnd(3, 3, 4, 3), [1, 13, 13, 4],
+                                [1, 2, 2, 1], "SAME", name="out")
+    pb, _ = freeze(build, "out")
+    path, out = write(tmp_path, "net.pb", pb), tmp_path / "graph"
+    assert mvnc_compile([str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("[Error 5] Toolkit Error: ") and "out" in err
+    assert "does not fit" in err and not out.exists()

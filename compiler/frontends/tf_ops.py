@@ -65,6 +65,51 @@ def depthwise(ctx, node):
     return conv_like(ctx, node, "depthwise")
 
 
+def conv2d_transpose(ctx, node):
+    """Conv2DBackpropInput (``conv2d_transpose``) as a deconvolution (22).
+
+    TF scatters each input pixel over a (n-1)*s + k long result and keeps
+    ``output_shape`` of it from ``pad_top`` on (SAME: half the excess, the
+    smaller half; VALID: none). Caffe's deconvolution drops ``pad`` at both
+    ends, so an odd SAME excess computes one row/column too many, which a
+    crop (27) at offset 0 drops. Filter [kh, kw, out, in] -> [kh, kw, in, out].
+    """
+    _nhwc_only(node)
+    if _window_attrs(node, "dilations") != (1, 1):
+        fail(STAGE_DETAILS, f"{node.name}: dilation "
+             f"{_window_attrs(node, 'dilations')}")
+    want = [int(v) for v in np.asarray(ctx.const(node, 0)).reshape(-1)]
+    w = ctx.const(node, 1).astype(np.float32, copy=False)
+    x = ctx.value(node, 2)
+    if len(want) != 4 or w.ndim != 4 or w.shape[3] != x.shape[3] \
+            or want[3] != w.shape[2]:
+        fail(STAGE_DETAILS, f"{node.name}: output_shape {want} and filter "
+             f"{list(w.shape)} for input {list(x.shape)}")
+    stride, padding = _window_attrs(node, "strides"), _padding(node)
+    pads, sizes = [], []
+    for i in (0, 1):
+        k, s, n, o = w.shape[i], stride[i], x.shape[1 + i], want[1 + i]
+        full = (n - 1) * s + k
+        excess = full - o
+        if excess < 0 or (padding == "VALID" and excess) or \
+                (padding == "SAME" and -(-o // s) != n):
+            fail(STAGE_DETAILS, f"{node.name}: output_shape {want} does not "
+                 f"fit input {list(x.shape)}, kernel {k}, stride {s}, "
+                 f"{padding}")
+        pads.append(excess // 2 if padding == "SAME" else 0)
+        sizes.append(full - 2 * pads[-1])
+    shape = (1, want[1], want[2], want[3])
+    if tuple(sizes) == shape[1:3]:
+        return _node(node, "deconv", [x], shape,
+                     weights=w.transpose(0, 1, 3, 2), stride=stride,
+                     padding="EXPLICIT", pads=tuple(pads))
+    full = _node(node, "deconv", [x], (1, *sizes, want[3]),
+                 name=f"{node.name}/full", weights=w.transpose(0, 1, 3, 2),
+                 stride=stride, padding="EXPLICIT", pads=tuple(pads))
+    ctx.nodes.append(full)      # a helper stage before the result
+    return _node(node, "crop", [full], shape, offsets=(0, 0, 0))
+
+
 def pool(ctx, node):
     _nhwc_only(node)
     x = ctx.value(node, 0)
@@ -211,6 +256,7 @@ def pad(ctx, node):
 CONVERTERS = {
     "Conv2D": conv2d,
     "DepthwiseConv2dNative": depthwise,
+    "Conv2DBackpropInput": conv2d_transpose,
     "FusedBatchNorm": batch_norm,
     "FusedBatchNormV2": batch_norm,
     "FusedBatchNormV3": batch_norm,
