@@ -433,3 +433,16 @@ def test_conv2d_transpose_output_shape_that_does_not_fit_is_error_5(
     err = capsys.readouterr().err
     assert err.startswith("[Error 5] Toolkit Error: ") and "out" in err
     assert "does not fit" in err and not out.exists()
+
+
+def test_a_trailing_noop_is_not_the_default_output(tmp_path):
+    """A graph that ends with tf.group(...) (a NoOp): without -on the output
+    is the last node that computes something, as the NoOp vanishes."""
+    def build():
+        x = tf1.placeholder(tf1.float32, [1, 6, 6, 3], name="input")
+        y = tf1.nn.relu(conv(x, 4, scope="conv1"), name="out")
+        tf1.group(y, name="train_op")
+    pb, _ = freeze(build, "train_op")
+    result = compile_file(write(tmp_path, "net.pb", pb))
+    assert result.output_node == "out"
+    assert [s.name for s in Blob(result.blob).stages] == ["out"]

@@ -95,6 +95,15 @@ class Context:
 
 # ---------------------------------------------------------------- driver
 
+def _last_node(graph):
+    """NCSDK's default output, the graph's last node; a trailing NoOp (a
+    ``tf.group`` of update ops) computes nothing, so the one before it."""
+    for node in reversed(graph.node):
+        if node.op != "NoOp":
+            return node
+    fail(NODE_NAME, "(the graph holds only NoOp nodes; give -on)")
+
+
 def _find(graph, name):
     """The first node called ``name`` (NCSDK stops at the first match)."""
     name = name[:-2] if name and name.endswith(":0") else name
@@ -199,7 +208,7 @@ def graphdef_to_ir(graph, input_node=None, output_node=None, input_size=None):
     tf_nodes = {}
     for n in graph.node:
         tf_nodes.setdefault(n.name, n)
-    out = _find(graph, output_node) if output_node else graph.node[-1]
+    out = _find(graph, output_node) if output_node else _last_node(graph)
     given_in = _find(graph, input_node) if input_node else None
     order = _ancestors(tf_nodes, out.name, given_in.name if given_in else None)
     if given_in is not None and given_in.name not in order:
