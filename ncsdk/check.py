@@ -4,7 +4,6 @@ the result with the framework's own on the same input.
 The emulator core stays numpy-only: the compiler, TensorFlow and the Caffe
 reference are imported lazily, inside the functions that need them.
 """
-import argparse
 import os
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from references import ReferenceMissing, run_reference
 
 from . import image as imageio
 from . import metrics
-from .common import add_network_arguments, compile_from_args
+from .common import compile_from_args, network_parser
 from emulator import mvncapi as mvnc
 
 DESCRIPTION = """\
@@ -59,10 +58,7 @@ examples:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog="mvNCCheck", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_network_arguments(p)
+    p = network_parser("mvNCCheck", DESCRIPTION, EPILOG)
     p.add_argument("-o", dest="output", metavar="FILE",
                    help="also keep the compiled graph file here (default: a "
                         "temporary file, removed)")

@@ -1,5 +1,15 @@
 """What the NCSDK commands share: the network flags and compiling from them."""
+import argparse
 import sys
+
+
+def network_parser(prog, description, epilog):
+    """An NCSDK tool's argument parser, with the network flags it shares."""
+    p = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_network_arguments(p)
+    return p
 
 
 def add_network_arguments(p):

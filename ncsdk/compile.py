@@ -1,5 +1,4 @@
 """mvNCCompile: compile a network file into an NCS graph file."""
-import argparse
 import sys
 
 import ncsformat as nf
@@ -7,7 +6,7 @@ import ncsformat as nf
 from compiler.api import write_graph
 from compiler.errors import CompileError
 
-from .common import add_network_arguments, compile_from_args
+from .common import compile_from_args, network_parser
 
 OP_NAMES = {int(op): op.name.lower() for op in nf.Op}
 
@@ -48,10 +47,7 @@ example:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog="mvNCCompile", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_network_arguments(p)
+    p = network_parser("mvNCCompile", DESCRIPTION, EPILOG)
     p.add_argument("-o", dest="output", default="graph", metavar="FILE",
                    help="graph file to write, atomically (default: graph)")
     return p

@@ -5,7 +5,6 @@ The compiler is imported lazily (the emulator core stays numpy-only). The
 times are the stick's TIME_TAKEN after one inference, i.e. the cost model's
 estimates (emulator/costmodel.py), so profile and API always agree.
 """
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator import mvncapi as mvnc
-from .common import add_network_arguments, compile_from_args
+from .common import compile_from_args, network_parser
 from .profile_compare import (MeasuredFileError, attach, format_comparison,
                               load_measured)
 from .profile_report import build_profile, format_table, report_texts
@@ -55,10 +54,7 @@ examples:
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog="mvNCProfile", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_network_arguments(p)
+    p = network_parser("mvNCProfile", DESCRIPTION, EPILOG)
     p.add_argument("-o", dest="output", default="graph", metavar="FILE",
                    help="graph file to write (default: graph)")
     p.add_argument("-of", dest="report", default="output_report",

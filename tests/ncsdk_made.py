@@ -15,11 +15,12 @@ stage declared larger than it computes, and transposed non-square inputs.
 Each net function returns (blob, params): params holds the fp16-exact
 weights so that a test can build the same network in TensorFlow.
 """
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 import ncsformat as nf
+from emulator_helpers import T, compact
 from ncsformat import Op, Operand, PadStyle, Region
 
 TF_NAME = "TensorFlow Network"
@@ -29,28 +30,6 @@ CAFFE_ORDER, TF_ORDER = 4, 2
 def f16(a):
     """Rounded to fp16 and back: what the file can hold exactly."""
     return np.asarray(a, np.float32).astype(np.float16).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class T:
-    """A tensor: (index, pointer), dims (W, H, C), byte strides (x, y, z)."""
-    index: int
-    pointer: int
-    dims: tuple
-    strides: tuple
-
-    @property
-    def operand(self):
-        return Operand(self.index, self.pointer)
-
-    def channel(self, first):
-        """Where a slice starting at channel ``first`` points (2 bytes on
-        per channel, the tensor's own strides)."""
-        return replace(self, pointer=self.pointer + 2 * first)
-
-
-def compact(w, h, c):
-    return (2 * c, 2 * c * w, 2)
 
 
 class NcsdkFile:
@@ -167,7 +146,7 @@ def tf_slice_net(first=0, seed=1, size=65):
             tap_dims=(9, 3, 8), bias=f.const(p["b1"]), radix=(3, 3),
             pad_style=PadStyle.TF_SAME, post_op=Op.RELU)
     sl, s1, s2 = (f.buffer(s, s, 3) for _ in range(3))
-    f.stage("strided_slice", Op.COPY, conv.channel(first), sl,
+    f.stage("strided_slice", Op.COPY, replace(conv, pointer=conv.pointer + 2 * first), sl,
             tap_dims=(1, 8, 3), tap_strides=(2, 2, 2))
     f.stage("add", Op.SUM, sl, s1, taps=x)
     f.stage("add_1", Op.SUM, s1, s2, taps=f.const(p["k"]))
