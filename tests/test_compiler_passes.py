@@ -33,14 +33,30 @@ def ops(g):
 
 
 def test_remove_identities_keeps_layout_changing_reshape():
-    g = graph(N("id", "identity", ["in"], (1, 4, 4, 2)),
+    g = graph(N("r", "relu", ["in"], (1, 4, 4, 2)),
+              N("id", "identity", ["r"], (1, 4, 4, 2)),
               N("sq", "reshape", ["id"], (1, 4, 4, 2)),
               N("flat", "reshape", ["sq"], (1, 1, 1, 32)),
               N("sm", "softmax", ["flat"], (1, 1, 1, 32)))
     out = passes.remove_identities(g)
-    assert ops(out) == ["input", "reshape", "softmax"]
-    assert out.node("flat").inputs == ["in"]
-    assert ops(g) == ["input", "identity", "reshape", "reshape", "softmax"]
+    assert ops(out) == ["input", "relu", "reshape", "softmax"]
+    assert out.node("flat").inputs == ["r"]
+    assert ops(g) == ["input", "relu", "identity", "reshape", "reshape",
+                      "softmax"]
+
+
+def test_a_reshape_of_the_input_becomes_the_input_shape():
+    """[None, 784] reshaped to 28x28x1: the same bytes, so the input is
+    declared 28x28x1 and no stage copies it (NCSDK's first MNIST stage
+    reads 28x28x1)."""
+    g = graph(N("img", "reshape", ["in"], (1, 4, 8, 1)),
+              N("r", "relu", ["img"], (1, 4, 8, 1)))
+    g.node("in").shape = (1, 1, 1, 32)
+    out = passes.remove_identities(g)
+    assert ops(out) == ["input", "relu"]
+    assert out.node("in").shape == (1, 4, 8, 1)
+    assert out.node("r").inputs == ["in"]
+    assert g.node("in").shape == (1, 1, 1, 32)      # the caller's graph kept
 
 
 def test_remove_identities_drops_flatten_before_fc_and_updates_output():

@@ -13,6 +13,15 @@ def _layout_kept(graph, node):
                     for r in readers))
 
 
+def _reshapes_the_input(graph, node):
+    """A reshape that is the network input's only reader: the input can take
+    its shape, as the bytes LoadTensor sends are the same (an MLP-style
+    [None, 784] input reshaped to 28x28x1 is read as 28x28x1, as NCSDK did)."""
+    src = graph.node(node.inputs[0])
+    return src.op == "input" and graph.consumers(src.name) == [node] \
+        and node.name != graph.output
+
+
 def _bypass(graph, node):
     """Drop ``node``. A TF Identity that is the network output passes its
     name to the stage before it (the output stage keeps the output node's
@@ -46,6 +55,9 @@ def remove_identities(graph):
             _bypass(graph, node)
         elif node.op == "reshape" and _layout_kept(graph, node):
             graph.bypass(node)          # a layout op: names nothing
+        elif node.op == "reshape" and _reshapes_the_input(graph, node):
+            graph.node(node.inputs[0]).shape = node.shape
+            graph.bypass(node)
     return graph
 
 
