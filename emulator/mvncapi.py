@@ -207,7 +207,9 @@ class Device:
 
     def __init__(self, name):
         self.name = name
-        self.last_error = ""    # not in NCSDK: why AllocateGraph refused
+        # not in NCSDK: why AllocateGraph refused the last graph file, or
+        # what odd things it accepted in it (NCSDK-made files), else ""
+        self.last_error = ""
         self._opened = False
         self._graph = None
         self._options = dict(_DEVICE_DEFAULTS)
@@ -279,6 +281,7 @@ class Device:
             self._check()
             self._one_graph()
             self._graph = g
+        self.last_error = "; ".join(f"accepted: {w}" for w in graph.warnings)
         _report(self.name, graph)
         return g
 

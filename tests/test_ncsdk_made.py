@@ -152,3 +152,25 @@ def test_header_and_shaves_as_ncsdk_wrote_them():
     assert (h.name, h.first_shave, h.last_shave) == ("TensorFlow Network",
                                                      0, 11)
     assert load_graph(blob).shaves == 12
+
+
+def test_device_says_what_was_odd_in_an_ncsdk_file(capsys):
+    """Device.last_error (and a LOG_LEVEL 2 line) name what the stick let
+    pass in a file NCSDK made; each AllocateGraph says it anew."""
+    blob, _ = caffe_net()
+    device = mvnc.Device(mvnc.EnumerateDevices()[0])
+    device.OpenDevice()
+    old = mvnc.GetGlobalOption(mvnc.GlobalOption.LOG_LEVEL)
+    try:
+        mvnc.SetGlobalOption(mvnc.GlobalOption.LOG_LEVEL, 2)
+        device.AllocateGraph(blob).DeallocateGraph()
+        assert "storage order 4" in device.last_error
+        assert "accepted: storage order 4" in capsys.readouterr().err
+        mvnc.SetGlobalOption(mvnc.GlobalOption.LOG_LEVEL, 0)
+        device.AllocateGraph(tf_deconv_net(size=9)[0]).DeallocateGraph()
+        assert "storage order" not in device.last_error     # a TF file
+        assert "declared 9x9x9" in device.last_error
+        assert capsys.readouterr().err == ""
+    finally:
+        mvnc.SetGlobalOption(mvnc.GlobalOption.LOG_LEVEL, old)
+        device.CloseDevice()
