@@ -31,7 +31,8 @@ def evaluated(arrays):
 def test_measured_totals_are_the_published_ones(arrays):
     """Matched layers add up to the files' totals (SSD: backbone only)."""
     want = {"googlenet": 88.66, "squeezenet_v1.1": 29.08,
-            "tiny_yolo_v1": 115.12, "fcn4s_mobilenetv2": 214.68}
+            "tiny_yolo_v1": 115.12, "fcn4s_mobilenetv2": 214.68,
+            "mnist_deep": 4.37}
     for key, total in want.items():
         assert arrays[key][1].sum() == pytest.approx(total, abs=0.02)
     assert arrays["fcn8s_inception"][1].sum() > 0.99 * 698.80
@@ -55,7 +56,7 @@ LIMITS = {
     "mobilenet_ssd": (0.02, 0.03, 0.18, 0.18),
     "fcn8s_inception": (0.025, 0.055, 0.18, 0.175),
     "fcn4s_mobilenetv2": (0.03, 0.035, 0.175, 0.225),
-    "mnist_deep": (0.02, 0.02, 0.155, 0.17),
+    "mnist_deep": (0.02, 0.02, 0.135, 0.19),   # all 7 layers matched
     "vgg16_keras": (0.02, 0.02, 0.13, 0.13),
 }
 
