@@ -10,9 +10,10 @@ import numpy as np
 from ncsformat import Op
 
 from .activation import ACTIVATIONS
-from .fp16 import round_nonnegative_into, round_to_fp16
+from .fp16 import clip, round_nonnegative_into, round_to_fp16
 
 BAND = 1 << 17      # values per band: ~0.5 MiB a pass, L2-sized
+_ROWS = {}          # (id(bias), width) -> (bias, its row or None)
 
 
 def finish(y, out, bias, post_op, post_param):
@@ -21,14 +22,15 @@ def finish(y, out, bias, post_op, post_param):
     y is an owned float32 array (it is overwritten; it may be out itself)
     of out's size; bias is None or one value per channel.
     """
-    if (_nonnegative(post_op, post_param, bias) and y.shape == out.shape
-            and y.flags.c_contiguous and y.ndim == 3):
-        rows = max(1, BAND // max(1, y[0].size))
-        row_bias = np.tile(bias, y.shape[1])    # adding a row: 2x faster
-        for r in range(0, y.shape[0], rows):    # than broadcasting per pixel
-            _finish_relu(y[r:r + rows], out[r:r + rows], row_bias, post_op,
-                         post_param)
-        return
+    if (y.ndim == 3 and y.shape == out.shape and y.flags.c_contiguous
+            and _nonnegative(post_op, post_param)):
+        row_bias = _row_bias(bias, y.shape[1])
+        if row_bias is not None:
+            rows = max(1, BAND // max(1, y[0].size))
+            for r in range(0, y.shape[0], rows):
+                _finish_relu(y[r:r + rows], out[r:r + rows], row_bias,
+                             np.inf if post_op == Op.RELU else post_param)
+            return
     if bias is not None:
         y += bias
     y = ACTIVATIONS[post_op](y, post_param)
@@ -37,28 +39,44 @@ def finish(y, out, bias, post_op, post_param):
         out[...] = y.reshape(out.shape)
 
 
-def _finish_relu(y, out, row_bias, post_op, post_param):
+def _finish_relu(y, out, row_bias, cap):
     """finish() of a band of rows when the result cannot be negative or
     -0.0; row_bias is the bias of one row of pixels."""
     y.reshape(y.shape[0], -1)[...] += row_bias
     # a clip is the ReLU here: np.maximum(y, 0) is 2x slower, and the same
     # values when no y is -0.0
-    np.clip(y, 0, np.inf if post_op == Op.RELU else post_param, out=y)
+    clip(y, 0, cap, out=y)
     if not round_nonnegative_into(y, out):      # NaN or too large
         out[...] = round_to_fp16(y, in_place=True)
 
 
-def _nonnegative(post_op, post_param, bias):
-    """True if the values are >= 0 and none is -0.0 after bias and postOp.
-
-    ReLU and ReLU-X leave no negative value, and x + b is -0.0 only when
-    both are -0.0, so a bias without -0.0 rules that out (a -0.0 kernel
-    output must stay -0.0 through a ReLU-X, and the fast rounding would
-    drop its sign).
-    """
+def _nonnegative(post_op, post_param):
+    """True if the postOp leaves no negative value (ReLU, ReLU-X)."""
     if post_op == Op.RELU_X:
-        if not post_param >= 0:
-            return False
-    elif post_op != Op.RELU:
-        return False
-    return bias is not None and not np.any((bias == 0) & np.signbit(bias))
+        return post_param >= 0
+    return post_op == Op.RELU
+
+
+def _row_bias(bias, width):
+    """The bias tiled over a row of ``width`` pixels (adding a row is 2x
+    faster than broadcasting per pixel), or None if there is no bias or it
+    holds a -0.0.
+
+    x + b is -0.0 only when both are -0.0, so after such a bias no value
+    is -0.0: a -0.0 kernel output must stay -0.0 through a ReLU-X (a
+    clip), and the fast rounding would drop its sign. Cached per bias
+    array (kept referenced, so its id stays its own).
+    """
+    if bias is None:
+        return None
+    key = (id(bias), width)
+    hit = _ROWS.get(key)
+    if hit is not None and hit[0] is bias:
+        return hit[1]
+    row = None
+    if not np.any((bias == 0) & np.signbit(bias)):
+        row = np.tile(bias, width)
+    if len(_ROWS) > 4096:
+        _ROWS.clear()
+    _ROWS[key] = (bias, row)
+    return row
