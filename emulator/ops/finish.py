@@ -46,7 +46,7 @@ def _finish_relu(y, out, row_bias, cap):
     # a clip is the ReLU here: np.maximum(y, 0) is 2x slower, and the same
     # values when no y is -0.0
     clip(y, 0, cap, out=y)
-    if not round_nonnegative_into(y, out):      # NaN or too large
+    if not round_nonnegative_into(y, out, cap < 65504):  # NaN, too large
         out[...] = round_to_fp16(y, in_place=True)
 
 

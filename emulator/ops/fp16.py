@@ -94,7 +94,7 @@ _TOP = _U(142 << 23)                 # exponent of 2^15, the largest finite
 _SHIFT13 = _U(13 << 23)              # 2^13: float32 ulp of 2^(e+13) = 2^(e-10)
 
 
-def round_nonnegative_into(y, out):
+def round_nonnegative_into(y, out, below_limit=False):
     """Stores y rounded to fp16 values into out; False if y does not qualify.
 
     The fast path for ReLU outputs (~2.5x faster than round_to_fp16 plus a
@@ -105,11 +105,14 @@ def round_nonnegative_into(y, out):
     float32 ulp 2^(e-10), fp16's step at e (2^-24 below 2^-14), so y + C
     rounds y to fp16 precision, ties to even (C's last bit is even), and
     subtracting C back is exact: one float add, one subtract. NaN or too
-    large values return False with y untouched.
+    large values return False with y untouched, unless the caller knows
+    ``below_limit`` (a ReLU-X cap): then a NaN stays a NaN, its payload
+    y's own rather than round_to_fp16's canonical one (GetResult's fp16
+    conversion makes every NaN canonical), which saves a pass.
     """
     if y.size == 0 or not y.flags.c_contiguous or y.dtype != np.float32:
         return False
-    if not np.maximum.reduce(y, axis=None) < _F16_LIMIT:
+    if not (below_limit or np.maximum.reduce(y, axis=None) < _F16_LIMIT):
         return False
     c = np.bitwise_and(y.view(_U), _EXP)
     clip(c, _SUBNORMAL_STEP, _TOP, out=c)
