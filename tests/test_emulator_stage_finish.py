@@ -183,3 +183,31 @@ def test_memory_read_before_it_is_written_reads_zero_every_run():
     for _ in range(3):
         got = ex.run(data.tobytes()).reshape(3, 5, 4)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("padding,width", [("SAME", 97), ("VALID", 96)])
+def test_wide_stride_two_depthwise_matches_tensorflow_and_the_einsum(
+        padding, width, monkeypatch):
+    """Large stride-2 depthwise layers compute every column and keep every
+    other one: TensorFlow's values, and bit for bit the einsum path's."""
+    from emulator_helpers import f16, tf_eval
+    from tfcompat import tf
+    import emulator.ops.conv as conv
+    x = f16(rng.standard_normal((96, width, 8)))
+    wt = f16(rng.standard_normal((3, 3, 8, 1)))
+    want = tf_eval(lambda a, b: tf.nn.depthwise_conv2d(
+        a[None], b, [1, 2, 2, 1], padding)[0], x, wt)
+    oh, ow, _ = want.shape
+    assert oh * ow >= conv.WIDE_STRIDE2
+    b = GraphBuilder()
+    style = PadStyle.TF_SAME if padding == "SAME" else PadStyle.TF_VALID
+    b.stage(Op.DEPTH_CONV, b.input(width, 96, 8), b.output(ow, oh, 8),
+            taps=b.const(wt), radix=(3, 3), stride=(2, 2), pad_style=style,
+            tap_dims=(9, 8, 8))
+    graph = load_graph(b.build())
+    got = Executor(graph).run(x.astype(np.float16).tobytes())
+    np.testing.assert_allclose(got.reshape(oh, ow, 8).astype(np.float32),
+                               want, rtol=2e-3, atol=2e-3)
+    monkeypatch.setattr(conv, "WIDE_STRIDE2", 1 << 30)
+    einsum = Executor(graph).run(x.astype(np.float16).tobytes())
+    np.testing.assert_array_equal(got.view(np.uint16), einsum.view(np.uint16))

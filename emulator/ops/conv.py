@@ -14,6 +14,7 @@ from .padding import geometry, pad, shifted
 IM2COL_CHUNK = 1 << 23      # one output row's im2col above this: per tap
 ONE_SHOT = 1 << 21          # whole im2col up to this: one window copy
 IM2COL_BAND = 1 << 20       # else bands of about this many values (4 MiB)
+WIDE_STRIDE2 = 2048         # depthwise stride 2 from this many outputs: rows
 
 
 def convolution(st, x, ctx):
@@ -107,7 +108,10 @@ def depth_convolution(st, x, ctx):
     xp = pad(x, gy, gx, ctx=ctx)
     oh, ow = gy[0], gx[0]
     if mult == 1 and sx == 1:
-        return _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy)
+        return _depthwise_rows(xp, ctx, kh, kw, sy, target(ctx, (oh, ow, cin)))
+    if mult == 1 and sx == 2 and oh * ow >= WIDE_STRIDE2:
+        return _depthwise_every_other(xp, ctx, kh, kw, sy,
+                                      target(ctx, (oh, ow, cin)))
     w = ctx.const("taps", lambda a: a.reshape(kh, kw, cin, mult))
     if mult == 1:
         s0, s1, s2 = xp.strides
@@ -129,7 +133,7 @@ def depth_convolution(st, x, ctx):
     return acc.reshape(oh, ow, cout)
 
 
-def _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy):
+def _depthwise_rows(xp, ctx, kh, kw, sy, out):
     """Stride 1 across: each tap's input rows are contiguous (W x C values).
 
     One einsum over a (tap row, tap column, output row, W x C) view times
@@ -137,6 +141,7 @@ def _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy):
     same values as a multiply-add per tap, 1.1-3x faster than that or than
     an einsum with the C channels innermost (a short inner loop).
     """
+    oh, ow, cin = out.shape
     w = ctx.const("taps", lambda a: np.tile(
         a.reshape(kh, kw, 1, cin), (1, 1, ow, 1)).reshape(kh, kw, ow * cin))
     if xp.strides[1] != cin * xp.strides[2]:
@@ -144,8 +149,18 @@ def _depthwise_rows(xp, ctx, kh, kw, cin, oh, ow, sy):
     s0, s1, s2 = xp.strides
     win = as_strided(xp, shape=(kh, kw, oh, ow * cin),
                      strides=(s0, s1, sy * s0, s2), writeable=False)
-    out = target(ctx, (oh, ow, cin))
     np.einsum("abij,abj->ij", win, w, out=out.reshape(oh, ow * cin))
+    return out
+
+
+def _depthwise_every_other(xp, ctx, kh, kw, sy, out):
+    """Stride 2 across on a large image: every column by _depthwise_rows,
+    then every other one kept. Twice the products, but by whole rows:
+    1.3x faster than the einsum with C innermost; the same values."""
+    oh, ow, cin = out.shape
+    every = np.empty((oh, xp.shape[1] - kw + 1, cin), np.float32)
+    _depthwise_rows(xp, ctx, kh, kw, sy, every)
+    out[...] = every[:, :2 * ow - 1:2]
     return out
 
 
