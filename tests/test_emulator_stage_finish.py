@@ -211,3 +211,39 @@ def test_wide_stride_two_depthwise_matches_tensorflow_and_the_einsum(
     monkeypatch.setattr(conv, "WIDE_STRIDE2", 1 << 30)
     einsum = Executor(graph).run(x.astype(np.float16).tobytes())
     np.testing.assert_array_equal(got.view(np.uint16), einsum.view(np.uint16))
+
+
+def test_depthwise_rows_split_between_two_threads_give_the_same_bits(
+        monkeypatch):
+    """Large depthwise layers run their two halves of rows on two threads;
+    the result is bit for bit the one-thread result (and fails loudly if
+    the helper half raises)."""
+    import emulator.ops.parallel as parallel
+    b = GraphBuilder()
+    w = rng.standard_normal((3, 3, 16)).astype(np.float16)
+    b.stage(Op.DEPTH_CONV, b.input(21, 13, 16), b.output(21, 13, 16),
+            taps=b.const(w), radix=(3, 3), stride=(1, 1),
+            pad_style=PadStyle.TF_SAME, tap_dims=(9, 16, 16),
+            bias=b.const(rng.standard_normal(16)), post_op=Op.RELU)
+    graph = load_graph(b.build())
+    x = rng.standard_normal((13, 21, 16)).astype(np.float16).tobytes()
+    monkeypatch.setenv("MVNC_EMULATOR_BLAS_THREADS", "1")
+    one = Executor(graph).run(x)
+    monkeypatch.setenv("MVNC_EMULATOR_BLAS_THREADS", "2")
+    monkeypatch.setattr(parallel, "MIN_VALUES", 0)
+    halves = []
+    real = parallel.split_rows
+
+    def spy(fn, rows, values):
+        halves.append(rows)
+        real(fn, rows, values)
+    monkeypatch.setattr(parallel, "split_rows", spy)
+    two = Executor(graph).run(x)
+    assert halves == [13]
+    np.testing.assert_array_equal(one.view(np.uint16), two.view(np.uint16))
+
+    def boom(lo, hi):
+        if lo:
+            raise ValueError("helper half")
+    with pytest.raises(ValueError, match="helper half"):
+        real(boom, 4, 1 << 20)

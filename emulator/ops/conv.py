@@ -9,6 +9,7 @@ a multiply-add of shifted slices per kernel tap.
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import parallel
 from .padding import geometry, pad, shifted
 
 IM2COL_CHUNK = 1 << 23      # one output row's im2col above this: per tap
@@ -149,7 +150,11 @@ def _depthwise_rows(xp, ctx, kh, kw, sy, out):
     s0, s1, s2 = xp.strides
     win = as_strided(xp, shape=(kh, kw, oh, ow * cin),
                      strides=(s0, s1, sy * s0, s2), writeable=False)
-    np.einsum("abij,abj->ij", win, w, out=out.reshape(oh, ow * cin))
+    rows = out.reshape(oh, ow * cin)
+
+    def band(lo, hi):
+        np.einsum("abij,abj->ij", win[:, :, lo:hi], w, out=rows[lo:hi])
+    parallel.split_rows(band, oh, rows.size)
     return out
 
 
