@@ -247,3 +247,28 @@ def test_depthwise_rows_split_between_two_threads_give_the_same_bits(
             raise ValueError("helper half")
     with pytest.raises(ValueError, match="helper half"):
         real(boom, 4, 1 << 20)
+
+
+@pytest.mark.parametrize("op", [Op.AVG_POOL, Op.MAX_POOL])
+@pytest.mark.parametrize("size,k,s,style", [(7, 7, 2, PadStyle.TF_VALID),
+                                            (5, 3, 3, PadStyle.TF_SAME),
+                                            (3, 3, 2, PadStyle.CAFFE)])
+def test_pools_with_few_windows_reduce_in_tap_order(op, size, k, s, style,
+                                                    monkeypatch):
+    """Pools with at most FEW_WINDOWS outputs sum (or max) each window in
+    one reduce: bit for bit the tap-by-tap loop's values."""
+    import emulator.ops.pool as pool
+    from emulator.ops.geometry import window
+    caffe = style == PadStyle.CAFFE
+    out_hw = window(size, k, s, style, 1, caffe_pool=caffe)[0]
+    assert out_hw * out_hw <= pool.FEW_WINDOWS
+    b = GraphBuilder()
+    b.stage(op, b.input(size, size, 40), b.output(out_hw, out_hw, 40),
+            radix=(k, k), stride=(s, s), pad=(1, 1), pad_style=style)
+    graph = load_graph(b.build())
+    x = (rng.standard_normal((size, size, 40)) * 100).astype(np.float16)
+    one_reduce = Executor(graph).run(x.tobytes())
+    monkeypatch.setattr(pool, "FEW_WINDOWS", 0)
+    tap_loop = Executor(graph).run(x.tobytes())
+    np.testing.assert_array_equal(one_reduce.view(np.uint16),
+                                  tap_loop.view(np.uint16))
