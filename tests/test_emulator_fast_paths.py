@@ -1,6 +1,10 @@
-"""The fast end of a stage (bias, postOp, fp16 rounding straight into the
-output memory) rounds exactly like numpy's own float16 conversion, keeps
-the sign of -0.0, and leaves no state behind between runs."""
+"""The emulator's fast paths give the values of the plain ones.
+
+The end of a stage (bias, postOp, fp16 rounding straight into the output
+memory) rounds exactly like numpy's own float16 conversion and keeps the
+sign of -0.0; buffers kept across runs leave nothing behind; depthwise by
+whole rows (also split between two threads) and global pools by one reduce
+give the same bits as the slower paths, and TensorFlow's values."""
 import numpy as np
 import pytest
 
@@ -8,7 +12,7 @@ from emulator.executor import Executor
 from emulator.ops.finish import finish
 from emulator.ops.fp16 import round_nonnegative_into
 from emulator.reader import load_graph
-from emulator_helpers import GraphBuilder, Op, PadStyle, compact, T, Region
+from emulator_helpers import GraphBuilder, Op, PadStyle
 
 rng = np.random.default_rng(5)
 N = 300_000
