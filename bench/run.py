@@ -4,8 +4,10 @@
    (target: ours at least 5x faster), and the compiler process's wall time and
    peak RSS as `mvNCCompile` (target: peak RSS under 2.5x the frozen graph);
 2. one inference: the emulated stick vs TensorFlow on the frozen graph,
-   interleaved run by run so both see the same machine load; best and
-   median (target: within 1.5x for mobilenet_v1_1.0_224, 2x for others);
+   best and median of --runs each, interleaved run by run (both see the
+   same machine load, but each evicts the other's weights from the caches)
+   and then in blocks (each warm); target: within 1.5x for
+   mobilenet_v1_1.0_224, 2x for others;
 3. a no-op rerun of `luigi --module tasks CompileModel` (target: under 2 s).
 
 Builds what it needs from a synthetic checkpoint under bench/out/ first.
@@ -80,7 +82,8 @@ def luigi(task, name, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--name", default="mobilenet_v1_0.5_160")
+    ap.add_argument("--name", default="mobilenet_v1_0.5_160",
+                    help="catalogue net to build and measure")
     ap.add_argument("--repeat", type=int, default=5,
                     help="compile timings: best of this many")
     ap.add_argument("--runs", type=int, default=21,
