@@ -15,7 +15,7 @@ from references import ReferenceMissing, run_reference
 
 from . import image as imageio
 from . import metrics
-from .common import compile_from_args, network_parser
+from .common import compile_from_args, network_parser, run_command
 from emulator import mvncapi as mvnc
 
 DESCRIPTION = """\
@@ -188,18 +188,8 @@ def check(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from compiler.errors import CompileError
-
-    try:
-        return check(args)
-    except CompileError as exc:
-        print(exc, file=sys.stderr)
-    except (imageio.InputError, ReferenceMissing, StickError) as exc:
-        print(f"mvNCCheck: {exc}", file=sys.stderr)
-    except OSError as exc:
-        print(f"mvNCCheck: {exc.filename or ''}: {exc.strerror or exc}",
-              file=sys.stderr)
-    return 2
+    return run_command("mvNCCheck", lambda: check(args), imageio.InputError,
+                       ReferenceMissing, StickError)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,27 @@ import argparse
 import sys
 
 
+class CommandError(RuntimeError):
+    """A failure a user caused that has no NCSDK number: one line, exit 2."""
+
+
+def run_command(prog, body, *user_errors):
+    """body() -> exit status. What a user can cause ends in one line on
+    stderr and status 2, never a traceback: NCSDK's own error line as it
+    stands, anything else after the command's name."""
+    from compiler.errors import CompileError
+    try:
+        return body()
+    except CompileError as exc:
+        print(exc, file=sys.stderr)
+    except OSError as exc:
+        print(f"{prog}: {exc.filename or ''}: {exc.strerror or exc}",
+              file=sys.stderr)
+    except (CommandError, *user_errors) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    return 2
+
+
 def network_parser(prog, description, epilog):
     """An NCSDK tool's argument parser, with the network flags it shares."""
     p = argparse.ArgumentParser(

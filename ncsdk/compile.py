@@ -4,9 +4,9 @@ import sys
 import ncsformat as nf
 
 from compiler.api import write_graph
-from compiler.errors import CompileError
 
-from .common import compile_from_args, network_parser
+from .common import (CommandError, compile_from_args, network_parser,
+                     run_command)
 
 OP_NAMES = {int(op): op.name.lower() for op in nf.Op}
 
@@ -65,18 +65,17 @@ def summary(result, path):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
+
+    def body():
         result = compile_from_args(args)
-        path = write_graph(result, args.output)
-    except CompileError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"mvNCCompile: cannot write {args.output}: {exc.strerror}",
-              file=sys.stderr)
-        return 2
-    print(summary(result, path))
-    return 0
+        try:
+            path = write_graph(result, args.output)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: "
+                               f"{exc.strerror}") from None
+        print(summary(result, path))
+        return 0
+    return run_command("mvNCCompile", body)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator import mvncapi as mvnc
-from .common import compile_from_args, network_parser
+from .common import compile_from_args, network_parser, run_command
 from .profile_compare import (MeasuredFileError, attach, format_comparison,
                               load_measured)
 from .profile_report import build_profile, format_table, report_texts
@@ -26,7 +26,7 @@ stick, run one inference and print the time of every layer as NCSDK's
 time(ms)) and the total inference time.
 
 Times are estimates of a first-generation stick (Myriad 2) at the -s SHAVE
-count from a cost model fitted to measured NCSDK profiles of seven
+count from a cost model fitted to measured NCSDK profiles of eight
 networks (emulator/costmodel.py): a fixed cost per layer plus per-type
 costs of its FLOPs, values and bytes. MFLOPs and Bandwidth are printed as
 NCSDK printed them: Caffe fully connected layers 2 x outputs, TensorFlow
@@ -124,8 +124,8 @@ def write_text(path, text):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from compiler.errors import CompileError
-    try:
+
+    def body():
         measured = load_measured(args.compare) if args.compare else None
         result = _compile(args)
         profile = profile_blob(result.blob, Path(args.network).name)
@@ -135,23 +135,14 @@ def main(argv=None):
         paths = report_paths(args.report)
         for kind, path in paths.items():
             write_text(path, texts[kind])
-    except CompileError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"mvNCProfile: {exc.filename or ''}: {exc.strerror}",
-              file=sys.stderr)
-        return 2
-    except MeasuredFileError as exc:
-        print(f"mvNCProfile: {exc}", file=sys.stderr)
-        return 2
-    print(format_table(profile))
-    if profile.comparison is not None:
-        print()
-        print(format_comparison(profile))
-    print(f"Report: {paths['html']} (also {paths['csv'].name}, "
-          f"{paths['json'].name}); graph file: {args.output}")
-    return 0
+        print(format_table(profile))
+        if profile.comparison is not None:
+            print()
+            print(format_comparison(profile))
+        print(f"Report: {paths['html']} (also {paths['csv'].name}, "
+              f"{paths['json'].name}); graph file: {args.output}")
+        return 0
+    return run_command("mvNCProfile", body, MeasuredFileError)
 
 
 if __name__ == "__main__":
