@@ -37,6 +37,18 @@ def compact(w, h, c):
     return (2 * c, 2 * c * w, 2)
 
 
+def pack_graph(stages, data, name, shaves):
+    """Header, stage records, zero padding and data section, as the format
+    lays them out."""
+    n = len(stages)
+    start = nf.data_start(n)
+    body = b"".join(s.pack() for s in stages)
+    body += bytes(start - nf.HEADER_LENGTH - len(body))
+    header = nf.Header(file_size=start + len(data), name=name, stage_count=n,
+                       data_start=start, last_shave=shaves - 1)
+    return header.pack() + body + bytes(data)
+
+
 class GraphBuilder:
     def __init__(self, name="test", shaves=12):
         self.name, self.shaves = name, shaves
@@ -85,14 +97,7 @@ class GraphBuilder:
         return st
 
     def build(self):
-        n = len(self.stages)
-        start = nf.data_start(n)
-        body = b"".join(s.pack() for s in self.stages)
-        body += b"\0" * (start - nf.HEADER_LENGTH - len(body))
-        size = start + len(self.data)
-        header = nf.Header(file_size=size, name=self.name, stage_count=n,
-                           data_start=start, last_shave=self.shaves - 1)
-        return header.pack() + body + bytes(self.data)
+        return pack_graph(self.stages, self.data, self.name, self.shaves)
 
 
 def run(blob, x, debug=True):

@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 import ncsformat as nf
-from emulator_helpers import T, compact
+from emulator_helpers import T, compact, pack_graph
 from ncsformat import Op, Operand, PadStyle, Region
 
 TF_NAME = "TensorFlow Network"
@@ -79,17 +79,10 @@ class NcsdkFile:
         return st
 
     def build(self):
-        n = len(self.stages)
-        start = nf.data_start(n)
-        body = b"".join(s.pack() for s in self.stages)
-        body += bytes(start - nf.HEADER_LENGTH - len(body))
-        header = nf.Header(file_size=start + len(self.data), name="",
-                           stage_count=n, data_start=start,
-                           last_shave=self.shaves - 1).pack()
+        blob = pack_graph(self.stages, self.data, "", self.shaves)
         # ncsformat writes "?" for an empty name; NCSDK left it all zero.
         raw = self.name.encode("ascii")[:nf.NAME_LENGTH]
-        header = header[:40] + raw.ljust(nf.NAME_LENGTH, b"\0") + header[140:]
-        return header + body + bytes(self.data)
+        return blob[:40] + raw.ljust(nf.NAME_LENGTH, b"\0") + blob[140:]
 
 
 def _rand(rng, *shape, scale=0.5):
