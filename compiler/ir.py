@@ -63,15 +63,17 @@ class Node:
 class Graph:
     """Nodes in order plus the names of the network input and output."""
 
-    def __init__(self, nodes=(), input=None, output=None, warnings=()):
+    def __init__(self, nodes=(), input=None, output=None, warnings=(),
+                 output_rank=4):
         self.nodes = list(nodes)
         self.input = input
         self.output = output
         self.warnings = list(warnings)   # frontend notes, one line each
+        self.output_rank = output_rank   # the output's rank in the framework
 
     def copy(self):
         return Graph([n.copy() for n in self.nodes], self.input, self.output,
-                     self.warnings)
+                     self.warnings, self.output_rank)
 
     def node(self, name):
         for n in self.nodes:

@@ -124,7 +124,7 @@ def _constraints(buf, other):
     g, t = buf.guard, buf.size
     if buf.first <= other.last and other.first <= buf.last:
         return [(other.offset, other.end, 0, 2 * g + t)]
-    og, tlo = other.guard, other.pointer
+    tlo = other.pointer
     thi = tlo + other.size
     return [(other.offset, tlo, g, g + t), (thi, other.end, g, g + t),
             (tlo, thi, 0, g), (tlo, thi, g + t, 2 * g + t)]

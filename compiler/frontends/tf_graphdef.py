@@ -154,7 +154,7 @@ def _declared_dims(graph, node, input_size):
         try:
             sub = graphdef_to_ir(graph, output_node=node.name,
                                  input_size=input_size)
-            rank = sub.rank_of_output
+            rank = sub.output_rank
             dims = list(sub.node(sub.output).shape)[4 - rank:]
         except CompileError:
             dims = None
@@ -274,10 +274,9 @@ def _finish(ctx, out, inp):
         fail(STAGE_DETAILS, f"output {out} is on a branch never taken")
     if out not in ctx.values:
         fail(STAGE_DETAILS, f"output {out} is a constant")
-    graph = ir.Graph(_live_nodes(ctx, ctx.values[out].name), input=inp,
-                     output=ctx.values[out].name, warnings=ctx.warnings)
-    graph.rank_of_output = ctx.rank.get(out, 4)
-    return graph
+    return ir.Graph(_live_nodes(ctx, ctx.values[out].name), input=inp,
+                    output=ctx.values[out].name, warnings=ctx.warnings,
+                    output_rank=ctx.rank.get(out, 4))
 
 
 def _live_nodes(ctx, output):
