@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from emulator import mvncapi as mvnc
 from references import ReferenceMissing, run_reference
 
 from . import image as imageio
 from . import metrics
 from .common import compile_from_args, network_parser, run_command
-from emulator import mvncapi as mvnc
 
 DESCRIPTION = """\
 Check a network on the (emulated) Neural Compute Stick, as NCSDK's mvNCCheck

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator import mvncapi as mvnc
+from emulator.infer import run_once
+from emulator.reader import load_graph
+
 from .common import compile_from_args, network_parser, run_command
 from .profile_compare import (MeasuredFileError, attach, format_comparison,
                               load_measured)
 from .profile_report import build_profile, format_table, report_texts
-from emulator.reader import load_graph
 
 DESCRIPTION = """\
 Profile a network on the (emulated) Neural Compute Stick, as NCSDK's
@@ -77,26 +78,12 @@ def report_paths(prefix):
     return {k: base.parent / f"{base.name}.{k}" for k in ("html", "csv", "json")}
 
 
-def stick_times(blob):
-    """One inference (zero input) on the emulated stick; TIME_TAKEN in ms."""
-    device = mvnc.Device(mvnc.EnumerateDevices()[0])
-    device.OpenDevice()
-    try:
-        graph = device.AllocateGraph(blob)
-        try:
-            n = load_graph(blob).input_bytes // 2
-            graph.LoadTensor(np.zeros(n, np.float16), "profile")
-            graph.GetResult()
-            return np.asarray(graph.GetGraphOption(mvnc.GraphOption.TIME_TAKEN))
-        finally:
-            graph.DeallocateGraph()
-    finally:
-        device.CloseDevice()
-
-
 def profile_blob(blob, network=None):
-    """The Profile of a graph file's bytes, timed by the emulated stick."""
-    return build_profile(load_graph(blob), stick_times(blob), network)
+    """The Profile of a graph file's bytes, timed by the emulated stick:
+    its TIME_TAKEN after one inference of a zero input."""
+    graph = load_graph(blob)
+    zeros = np.zeros(graph.input_bytes // 2, np.float16)
+    return build_profile(graph, run_once(blob, zeros, "profile")[1], network)
 
 
 def compare(profile, measured, network):
