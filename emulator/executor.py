@@ -63,10 +63,12 @@ class StageContext:
         a = self._acc[role]
         return read(self._ex.region(a.index), a)
 
-    def const(self, role, shape=None):
-        """The block at ``role`` as float32, cached when it is in the file."""
+    def const(self, role, shape=None, form=None):
+        """The block at ``role`` as float32, cached when it is in the file;
+        ``shape`` rearranges it once, ``form`` names that arrangement when
+        a kernel has more than one (part of the cache key)."""
         a = self._acc[role]
-        key = (self._i, role)
+        key = (self._i, role, form)
         cached = self._ex.cache.get(key)
         if cached is not None:
             return cached

@@ -9,6 +9,7 @@ import numpy as np
 
 from ncsformat import Op
 
+from . import native, parallel
 from .activation import ACTIVATIONS
 from .fp16 import clip, round_nonnegative_into, round_to_fp16
 
@@ -22,6 +23,10 @@ def finish(y, out, bias, post_op, post_param):
     y is an owned float32 array (it is overwritten; it may be out itself)
     of out's size; bias is None or one value per channel.
     """
+    c_loops = native.loops()
+    if c_loops is not None and _finish_c(c_loops, y, out, bias, post_op,
+                                         post_param):
+        return
     if (y.ndim == 3 and y.shape == out.shape and y.flags.c_contiguous
             and _nonnegative(post_op, post_param)):
         row_bias = _row_bias(bias, y.shape[1])
@@ -35,6 +40,37 @@ def finish(y, out, bias, post_op, post_param):
     y = round_to_fp16(y, in_place=True)
     if y is not out:
         out[...] = y.reshape(out.shape)
+
+
+_MODES = {Op.NONE: native.IDENTITY, Op.BIAS: native.IDENTITY,
+          Op.RELU: native.RELU, Op.RELU_X: native.CLIP}
+
+
+def _finish_c(c_loops, y, out, bias, post_op, post_param):
+    """finish() in one pass of C (native.py), rows shared by two threads
+    on large layers; False if this stage needs numpy (other postOps, odd
+    shapes), which then does it all."""
+    if y.size != out.size or not y.flags.c_contiguous or out.ndim != 3:
+        return False
+    y = y.reshape(out.shape)
+    if bias is not None and not (bias.ndim == 1 and bias.dtype == np.float32
+                                 and bias.shape[0] == out.shape[2]
+                                 and bias.flags.c_contiguous):
+        return False
+    mode = _MODES.get(post_op)
+    if mode is None:    # its activation in numpy, then bias-free C rounding
+        if bias is not None:
+            y += bias
+        y = ACTIVATIONS[post_op](y, post_param)
+        if y.dtype != np.float32 or not y.flags.c_contiguous:
+            y = np.ascontiguousarray(y, np.float32)
+        y, bias, mode = y.reshape(out.shape), None, native.IDENTITY
+    cap = np.float32(post_param) if mode == native.CLIP else np.float32(0)
+
+    def band(lo, hi):
+        c_loops.finish(y, out, bias, mode, 0.0, cap, lo, hi)
+    parallel.split_rows(band, out.shape[0], out.size)
+    return True
 
 
 def _finish_relu(y, out, row_bias, cap):
