@@ -18,7 +18,7 @@ from ncsformat import Op, Region
 
 from . import Status
 from .ops import KERNELS, blas
-from .ops.finish import finish
+from .ops.finish import FINISHED, finish, stage_end
 from .ops.fp16 import to_float16_bits, to_float32
 from .reader import GraphFileError
 
@@ -58,6 +58,7 @@ class StageContext:
         self._acc = {a.role: a for a in executor.graph.accesses[index]}
         self.crop_offsets = executor.graph.crop_offsets.get(index)
         self.out = None     # set per run: where the result may go directly
+        self.end = None     # and the stage end a kernel may apply itself
 
     def tensor(self, role):
         a = self._acc[role]
@@ -141,13 +142,16 @@ class Executor:
         if x.dtype == np.float16:
             x = to_float32(x)
         out = view(self.region(acc["output"].index), acc["output"])
-        ctx.out = _direct(out, x)
-        y = KERNELS[st.op](st, x, ctx)
-        if not _owned(y, x):
-            y = np.array(y, np.float32)     # bias and postOps work in place
         bias = None
         if "bias" in acc and st.op != Op.LRN:
             bias = ctx.const("bias")
+        ctx.out = _direct(out, x)
+        ctx.end = stage_end(ctx.out, bias, st.post_op, st.post_param)
+        y = KERNELS[st.op](st, x, ctx)
+        if y is FINISHED:
+            return
+        if not _owned(y, x):
+            y = np.array(y, np.float32)     # bias and postOps work in place
         finish(y, out, bias, st.post_op, st.post_param)
 
     def _check_guards(self, i, st, written):

@@ -46,6 +46,46 @@ _MODES = {Op.NONE: native.IDENTITY, Op.BIAS: native.IDENTITY,
           Op.RELU: native.RELU, Op.RELU_X: native.CLIP}
 
 
+FINISHED = object()     # what a kernel returns when it applied ctx.end itself
+
+
+class StageEnd:
+    """A stage's end in C, for a kernel to apply to its own rows of out
+    while they are still in cache (ctx.end; the kernel then returns
+    FINISHED). Offered only when the kernel writes straight into out."""
+
+    def __init__(self, c_loops, out, bias, mode, cap):
+        self.out, self._loops = out, c_loops
+        self.c_args = (bias, mode, np.float32(0), cap)
+
+    def rows(self, y, lo, hi):
+        """Rows [lo, hi) of y (out's shape; may be out) finished into out."""
+        self._loops.finish(y, self.out, self.c_args[0], self.c_args[1],
+                           self.c_args[2], self.c_args[3], lo, hi)
+
+
+def stage_end(out, bias, post_op, post_param):
+    """The StageEnd of a stage whose kernel may write into ``out`` (None:
+    it may not), or None where finish() must do the work after the kernel
+    (no C loops, or a postOp they lack)."""
+    c_loops = native.loops()
+    mode = _MODES.get(post_op)
+    if c_loops is None or mode is None or out is None or out.ndim != 3 \
+            or not _c_bias(bias, out.shape[2]):
+        return None
+    return StageEnd(c_loops, out, bias, mode, _cap(mode, post_param))
+
+
+def _c_bias(bias, channels):
+    return bias is None or (bias.ndim == 1 and bias.dtype == np.float32
+                            and bias.shape[0] == channels
+                            and bias.flags.c_contiguous)
+
+
+def _cap(mode, post_param):
+    return np.float32(post_param) if mode == native.CLIP else np.float32(0)
+
+
 def _finish_c(c_loops, y, out, bias, post_op, post_param):
     """finish() in one pass of C (native.py), rows shared by two threads
     on large layers; False if this stage needs numpy (other postOps, odd
@@ -53,9 +93,7 @@ def _finish_c(c_loops, y, out, bias, post_op, post_param):
     if y.size != out.size or not y.flags.c_contiguous or out.ndim != 3:
         return False
     y = y.reshape(out.shape)
-    if bias is not None and not (bias.ndim == 1 and bias.dtype == np.float32
-                                 and bias.shape[0] == out.shape[2]
-                                 and bias.flags.c_contiguous):
+    if not _c_bias(bias, out.shape[2]):
         return False
     mode = _MODES.get(post_op)
     if mode is None:    # its activation in numpy, then bias-free C rounding
@@ -65,7 +103,7 @@ def _finish_c(c_loops, y, out, bias, post_op, post_param):
         if y.dtype != np.float32 or not y.flags.c_contiguous:
             y = np.ascontiguousarray(y, np.float32)
         y, bias, mode = y.reshape(out.shape), None, native.IDENTITY
-    cap = np.float32(post_param) if mode == native.CLIP else np.float32(0)
+    cap = _cap(mode, post_param)
 
     def band(lo, hi):
         c_loops.finish(y, out, bias, mode, 0.0, cap, lo, hi)
