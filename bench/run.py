@@ -172,6 +172,7 @@ def inference(job, runs, target, settle):
     size = entry.image_size
     print(f"\n2. one inference of {job.paths.name} ({size}x{size}), {runs} "
           f"runs each, {settle:g} s apart; target emulator/TF <= {target:g}x")
+    print(f"   emulated stick: {_loops()}")
     for how, (emu, tfr) in (("interleaved", mixed), ("in blocks", blocks)):
         for i, what in enumerate(("best", "median")):
             ratio = emu[i] / tfr[i]
@@ -179,6 +180,17 @@ def inference(job, runs, target, settle):
             print(f"   {how:11s} {what:6s}: emulated stick {emu[i]*1000:7.1f} ms"
                   f"   TensorFlow {tfr[i]*1000:7.1f} ms   ratio {ratio:.2f}x"
                   f" ({verdict} the target)")
+
+
+def _loops():
+    """Which kernels the emulated stick ran (MVNC_EMULATOR_NATIVE, F16C)."""
+    from emulator.ops import native
+    c_loops = native.loops()
+    if c_loops is None:
+        why = "not built" if not native.built() else "MVNC_EMULATOR_NATIVE=0"
+        return f"numpy kernels only (C loops {why})"
+    rounding = "F16C" if c_loops.F16C else "portable C"
+    return f"C loops (emulator/ops/_native.c), fp16 rounding by {rounding}"
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 Convolution is im2col + float32 matmul (BLAS): one window copy for small
 layers, cache-sized bands of output rows for large ones, one matmul per
-kernel tap when even one row would be huge. Depthwise is one einsum over
-a window view (whole input rows per tap when the stride across is 1), else
-a multiply-add of shifted slices per kernel tap.
+kernel tap when even one row would be huge. Depthwise with multiplier 1
+runs in C when the C loops were built (native.py), finishing its rows
+itself; else it is one einsum over a window view (whole input rows per tap
+when the stride across is 1), or a multiply-add of shifted slices per
+kernel tap.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided

@@ -1,7 +1,10 @@
 """The end of every stage: bias, postOp, rounding to fp16, store.
 
-A third of an inference went here (MobileNet v1 1.0/224), so it works in
-place on the kernel's result and, after a ReLU, rounds with the two-pass
+A third of an inference went here in numpy (MobileNet v1 1.0/224), so with
+the C loops (native.py) it is one pass of C, or none: a kernel that writes
+straight into the output memory may apply it to its own rows while they
+are in cache (StageEnd, ctx.end). Without them it works in place on the
+kernel's result and, after a ReLU, rounds with the two-pass
 fp16.round_nonnegative_into straight into the output memory, a band of
 rows at a time so that its six passes find the band in cache.
 """
@@ -50,30 +53,26 @@ FINISHED = object()     # what a kernel returns when it applied ctx.end itself
 
 
 class StageEnd:
-    """A stage's end in C, for a kernel to apply to its own rows of out
+    """A stage's end for a C kernel to apply to its own rows of ``out``
     while they are still in cache (ctx.end; the kernel then returns
-    FINISHED). Offered only when the kernel writes straight into out."""
+    FINISHED): c_args are the (bias, mode, lo, hi) _native.finish takes.
+    Offered only when the kernel writes straight into out."""
 
-    def __init__(self, c_loops, out, bias, mode, cap):
-        self.out, self._loops = out, c_loops
+    def __init__(self, out, bias, mode, cap):
+        self.out = out
         self.c_args = (bias, mode, np.float32(0), cap)
-
-    def rows(self, y, lo, hi):
-        """Rows [lo, hi) of y (out's shape; may be out) finished into out."""
-        self._loops.finish(y, self.out, self.c_args[0], self.c_args[1],
-                           self.c_args[2], self.c_args[3], lo, hi)
 
 
 def stage_end(out, bias, post_op, post_param):
     """The StageEnd of a stage whose kernel may write into ``out`` (None:
     it may not), or None where finish() must do the work after the kernel
-    (no C loops, or a postOp they lack)."""
-    c_loops = native.loops()
+    (no C loops, or a postOp they lack). Only the C depthwise takes it:
+    fusing it into 1x1 convolutions (BLAS by bands) gained nothing."""
     mode = _MODES.get(post_op)
-    if c_loops is None or mode is None or out is None or out.ndim != 3 \
+    if native.loops() is None or mode is None or out is None or out.ndim != 3 \
             or not _c_bias(bias, out.shape[2]):
         return None
-    return StageEnd(c_loops, out, bias, mode, _cap(mode, post_param))
+    return StageEnd(out, bias, mode, _cap(mode, post_param))
 
 
 def _c_bias(bias, channels):

@@ -2,7 +2,7 @@
 
 `pip install` (and `make venv`) compiles emulator/ops/_native.c; without a
 C compiler the emulator runs the numpy kernels instead, slower (MobileNet
-v1 1.0/224: about 2x) but with the same bits. MVNC_EMULATOR_NATIVE=0
+v1 1.0/224: about 1.7x) but with the same bits. MVNC_EMULATOR_NATIVE=0
 forces numpy, as the tests do to compare the two.
 """
 import os
