@@ -79,14 +79,13 @@ GEOMETRIES = [
     (7, 5, 64, (5, 5), (1, 1), PadStyle.TF_SAME),       # taps past 2 edges
     (2, 2, 1, (3, 3), (1, 1), PadStyle.TF_SAME),
     (4, 6, 72, (3, 3), (3, 3), PadStyle.TF_SAME),
-    (57, 57, 16, (3, 3), (2, 2), PadStyle.TF_SAME),     # two threads' rows
+    (57, 57, 16, (3, 3), (2, 2), PadStyle.TF_SAME),
 ]
 
 
 @pytest.mark.parametrize("h,w,c,k,s,style", GEOMETRIES)
 def test_depthwise_same_bits_as_numpy_and_values_of_tensorflow(
         h, w, c, k, s, style, monkeypatch):
-    monkeypatch.setattr("emulator.ops.parallel.MIN_VALUES", 64)
     taps = rng.standard_normal((k[0], k[1], c)).astype(np.float16)
     blob, shape = depthwise_graph(h, w, c, k, s, style, taps=taps)
     x = rng.standard_normal((h, w, c)).astype(np.float16)

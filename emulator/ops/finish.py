@@ -12,7 +12,7 @@ import numpy as np
 
 from ncsformat import Op
 
-from . import native, parallel
+from . import native
 from .activation import ACTIVATIONS
 from .fp16 import clip, round_nonnegative_into, round_to_fp16
 
@@ -86,9 +86,8 @@ def _cap(mode, post_param):
 
 
 def _finish_c(c_loops, y, out, bias, post_op, post_param):
-    """finish() in one pass of C (native.py), rows shared by two threads
-    on large layers; False if this stage needs numpy (other postOps, odd
-    shapes), which then does it all."""
+    """finish() in one pass of C (native.py); False if this stage needs
+    numpy (other postOps, odd shapes), which then does it all."""
     if y.size != out.size or not y.flags.c_contiguous or out.ndim != 3:
         return False
     y = y.reshape(out.shape)
@@ -102,11 +101,8 @@ def _finish_c(c_loops, y, out, bias, post_op, post_param):
         if y.dtype != np.float32 or not y.flags.c_contiguous:
             y = np.ascontiguousarray(y, np.float32)
         y, bias, mode = y.reshape(out.shape), None, native.IDENTITY
-    cap = _cap(mode, post_param)
-
-    def band(lo, hi):
-        c_loops.finish(y, out, bias, mode, 0.0, cap, lo, hi)
-    parallel.split_rows(band, out.shape[0], out.size)
+    c_loops.finish(y, out, bias, mode, 0.0, _cap(mode, post_param), 0,
+                   out.shape[0])
     return True
 
 
