@@ -14,7 +14,9 @@ from compiler import compile_file
 from emulator.costmodel import stage_flops
 
 DATA = Path(__file__).resolve().parent / "data"
-PROTOTXT = DATA / "googlenet_deploy.prototxt"
+# the prototxt NCSDK profiled, kept once, with its measurements
+PROTOTXT = (Path(__file__).resolve().parent.parent / "ncsdk" / "measurements"
+            / "nets" / "googlenet_deploy.prototxt")
 PROFILE = DATA / "googlenet_caffe_12shaves_profile.csv"
 
 

@@ -17,7 +17,9 @@ from ncsdk.profile_report import INPUT, stage_inputs
 from emulator.reader import Access, load_graph
 
 DATA = Path(__file__).resolve().parent / "data"
-PROTOTXT = str(DATA / "googlenet_deploy.prototxt")
+# the prototxt NCSDK profiled, kept once, with its measurements
+PROTOTXT = str(Path(__file__).resolve().parent.parent / "ncsdk" / "measurements"
+               / "nets" / "googlenet_deploy.prototxt")
 
 
 @pytest.fixture(scope="module")
