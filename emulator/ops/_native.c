@@ -92,8 +92,8 @@ static int take_all(PyObject **objs, Array *arrays, const int *ndims,
 static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static uint32_t to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
-/* cond (0 or 1) ? yes : no, as bit masks: selects written so keep every
- * loop below free of branches, which gcc then vectorizes. */
+/* cond (0 or 1) ? yes : no, as bit masks: selects written this way keep
+ * the loops below free of branches, so that gcc vectorizes them. */
 static inline uint32_t pick(uint32_t cond, uint32_t yes, uint32_t no)
 {
     uint32_t m = 0u - cond;
