@@ -314,8 +314,10 @@ def test_eltwise_second_operand_at_taps(op, fn):
 
 
 @pytest.mark.parametrize("radius", [1, 2])
-def test_lrn_across_channels(radius):
-    size, a, beta, k = 2 * radius + 1, 0.5, 0.75, 2.0
+@pytest.mark.parametrize("beta", [0.75, 0.5, 0.6, 1.0])
+def test_lrn_across_channels(radius, beta):
+    """Every beta: 0.75 and 0.5 by square roots, the others by power."""
+    size, a, k = 2 * radius + 1, 0.5, 2.0
     x = rand(3, 3, 8, scale=3)
     want = tf_eval(lambda t: tf.nn.local_response_normalization(
         t[None], depth_radius=radius, bias=k, alpha=a / size, beta=beta)[0], x)
