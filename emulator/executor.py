@@ -101,6 +101,14 @@ class Executor:
         self.contexts = [StageContext(self, i) for i in range(len(graph.stages))]
         self.roles = [{a.role: a for a in acc} for acc in graph.accesses]
         self.buffers = _work_buffers(graph) if debug else {}
+        self.debug_note = ""
+        if any(lo < guard for lo, _, guard in self.buffers.values()):
+            # NCSDK 1.x laid buffers out back to back from pointer 0: no
+            # guard bands to check (ours always leave room for them)
+            self.buffers = {}
+            self.debug_note = ("debug: this file's work buffers leave no "
+                               "room for guard bands (as NCSDK 1.x laid "
+                               "them out): guard bands not checked")
         self._memory = None     # (output, scratch) slots, reused per run
 
     def region(self, index):
@@ -160,10 +168,6 @@ class Executor:
         if out.index >= Region.WORK:
             view(written, out)[...] = 1
         for index, (lo, hi, guard) in self.buffers.items():
-            if lo < guard:
-                raise GuardBandError(
-                    f"buffer {index}: leading guard band of {guard} bytes "
-                    f"does not fit before pointer {lo}")
             for a, b in ((lo - guard, lo), (hi, hi + guard)):
                 if written[a // 2:b // 2].any():
                     raise GuardBandError(

@@ -40,7 +40,9 @@ Emulation choices:
   held that the emulator accepted (the reader's ``Graph.warnings``).
 
 ``MVNC_EMULATOR_DEBUG=1`` checks work-buffer guard bands after each stage
-(a violation fails LoadTensor with MYRIAD_ERROR; DEBUG_INFO says where).
+(a violation fails LoadTensor with MYRIAD_ERROR; DEBUG_INFO says where). A
+file with no room for guard bands (NCSDK 1.x's own layout) runs unchecked,
+and DEBUG_INFO says so.
 ``MVNC_EMULATOR_BLAS_THREADS`` sets BLAS threads per inference (ops.blas).
 
 Misuse gives the statuses of NCSDK 1.x's host library: an unknown device
@@ -323,7 +325,9 @@ class Graph:
         self._estimate = numpy.array(        # static: depends on records only
             graph_times_ms(graph.stages, graph.shaves), numpy.float32)
         self._times = numpy.zeros(len(graph.stages), numpy.float32)
-        self._debug_info = ""
+        self._debug_info = self._executor.debug_note
+        if self._debug_info:
+            _log(1, f"{device}: graph {graph.name!r}: {self._debug_info}")
         self._options = dict(_GRAPH_DEFAULTS)
 
     def _release(self):

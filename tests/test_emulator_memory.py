@@ -201,8 +201,12 @@ def test_stage_reads_what_an_earlier_stage_wrote_to_the_output_region():
     close(run(b.build(), x).reshape(2, 2, 3), np.tanh(np.maximum(x, 0)))
 
 
-def test_debug_mode_reports_a_leading_guard_band_that_does_not_fit():
-    """A work buffer at scratch offset 0 has no room for its guard band."""
+def test_debug_mode_runs_a_file_without_room_for_guard_bands():
+    """A work buffer at scratch offset 0 has no room for its guard band:
+    the file was laid out without them (as NCSDK 1.x did, back to back),
+    so debug mode has none to check; it runs, and says so."""
+    from emulator.executor import Executor
+    from emulator.reader import load_graph
     from emulator_helpers import T, compact
     b = GraphBuilder()
     bare = T(Region.WORK, 0, (2, 2, 2), compact(2, 2, 2))
@@ -210,5 +214,7 @@ def test_debug_mode_reports_a_leading_guard_band_that_does_not_fit():
     b.stage(Op.RELU, bare, b.output(2, 2, 2))
     x = rand(2, 2, 2)
     close(run(b.build(), x, debug=False).reshape(2, 2, 2), np.maximum(x, 0))
-    with pytest.raises(GuardBandError, match="leading guard band"):
-        run(b.build(), x, debug=True)
+    close(run(b.build(), x, debug=True).reshape(2, 2, 2), np.maximum(x, 0))
+    note = Executor(load_graph(b.build()), debug=True).debug_note
+    assert "no room for guard bands" in note and "not checked" in note
+    assert Executor(load_graph(b.build())).debug_note == ""

@@ -174,3 +174,28 @@ def test_device_says_what_was_odd_in_an_ncsdk_file(capsys):
     finally:
         mvnc.SetGlobalOption(mvnc.GlobalOption.LOG_LEVEL, old)
         device.CloseDevice()
+
+
+@pytest.mark.parametrize("make", ["caffe", "tf_slice"])
+def test_debug_mode_runs_ncsdk_files_and_says_what_it_skipped(make,
+                                                              monkeypatch):
+    """MVNC_EMULATOR_DEBUG=1 on a file NCSDK laid out back to back (no
+    room for guard bands): it runs, gives what it gives without debug, and
+    DEBUG_INFO says the guard bands were not checked."""
+    blob, _ = caffe_net() if make == "caffe" else tf_slice_net(0)
+    x = f16(rng.standard_normal((9, 9, 3) if make == "caffe" else (65, 65, 3)))
+    plain = stick(blob, x)
+    monkeypatch.setenv("MVNC_EMULATOR_DEBUG", "1")
+    device = mvnc.Device(mvnc.EnumerateDevices()[0])
+    device.OpenDevice()
+    try:
+        graph = device.AllocateGraph(blob)
+        assert "not checked" in graph.GetGraphOption(
+            mvnc.GraphOption.DEBUG_INFO)
+        graph.LoadTensor(np.asarray(x, np.float16), "one")
+        out, obj = graph.GetResult()
+        graph.DeallocateGraph()
+    finally:
+        device.CloseDevice()
+    assert obj == "one"
+    np.testing.assert_array_equal(out.astype(np.float32), plain)
