@@ -18,7 +18,7 @@ from ncsformat import Op, Region
 
 from . import Status
 from .ops import KERNELS, blas
-from .ops.finish import FINISHED, finish, stage_end
+from .ops.finish import FINISHED, c_end_args, finish
 from .ops.fp16 import to_float16_bits, to_float32
 from .reader import GraphFileError
 
@@ -58,7 +58,18 @@ class StageContext:
         self._acc = {a.role: a for a in executor.graph.accesses[index]}
         self.crop_offsets = executor.graph.crop_offsets.get(index)
         self.out = None     # set per run: where the result may go directly
-        self.end = None     # and the stage end a kernel may apply itself
+        self.bias = None    # and the stage's bias, if any
+
+    def end_args(self, out):
+        """(bias, mode, lo, hi) for a C kernel to apply the stage end to
+        its own rows while they are in cache (then it returns FINISHED),
+        if it writes ``out`` and that is the stage's output memory; else
+        None, and the executor finishes after the kernel."""
+        if out is None or out is not self.out:
+            return None
+        st = self._ex.graph.stages[self._i]
+        return c_end_args(self.bias, out.shape[2], st.post_op,
+                          st.post_param)
 
     def tensor(self, role):
         a = self._acc[role]
@@ -153,8 +164,7 @@ class Executor:
         bias = None
         if "bias" in acc and st.op != Op.LRN:
             bias = ctx.const("bias")
-        ctx.out = _direct(out, x)
-        ctx.end = stage_end(ctx.out, bias, st.post_op, st.post_param)
+        ctx.out, ctx.bias = _direct(out, x), bias
         y = KERNELS[st.op](st, x, ctx)
         if y is FINISHED:
             return

@@ -89,6 +89,16 @@ static int take_all(PyObject **objs, Array *arrays, const int *ndims,
     return 0;
 }
 
+/* A call's end: its arrays released; None, or ValueError if the arrays
+ * did not fit together (ok 0), in which case nothing was computed. */
+static PyObject *done(int ok, Array *arrays, int n, const char *what)
+{
+    release(arrays, n);
+    if (!ok)
+        return PyErr_Format(PyExc_ValueError, "%s: mismatched arrays", what);
+    Py_RETURN_NONE;
+}
+
 static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static uint32_t to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
@@ -268,13 +278,8 @@ static PyObject *finish(PyObject *self, PyObject *args)
         Py_BEGIN_ALLOW_THREADS
         finish_rows(y, out, a[2].data, mode, lo, hi, r0, r1);
         Py_END_ALLOW_THREADS
-    } else {
-        PyErr_SetString(PyExc_ValueError, "finish: mismatched arrays");
     }
-    release(a, 3);
-    if (!ok)
-        return NULL;
-    Py_RETURN_NONE;
+    return done(ok, a, 3, "finish");
 }
 
 /* Eight floats in one vector register (two SSE registers in the default
@@ -405,13 +410,8 @@ static PyObject *depthwise(PyObject *self, PyObject *args)
         Py_BEGIN_ALLOW_THREADS
         depthwise_rows(x, w, out, sy, sx, top, left, r0, r1, &e);
         Py_END_ALLOW_THREADS
-    } else {
-        PyErr_SetString(PyExc_ValueError, "depthwise: mismatched arrays");
     }
-    release(a, 4);
-    if (!ok)
-        return NULL;
-    Py_RETURN_NONE;
+    return done(ok, a, 4, "depthwise");
 }
 
 static PyMethodDef methods[] = {

@@ -161,18 +161,10 @@ def _depthwise_c(c_loops, x, gy, gx, ctx, kh, kw, sy, sx, out):
     if x.strides[2] != 4:
         x = np.ascontiguousarray(x)
 
-    end = _own_end(ctx, out)
-    ending = end.c_args if end else (None, -1, 0.0, 0.0)
-
-    c_loops.depthwise(x, w, out, sy, sx, top, left, 0, oh, *ending)
+    end = ctx.end_args(out)
+    c_loops.depthwise(x, w, out, sy, sx, top, left, 0, oh,
+                      *(end or (None, -1, 0.0, 0.0)))
     return FINISHED if end else out
-
-
-def _own_end(ctx, out):
-    """ctx.end if this kernel's result goes straight to the stage's output
-    memory (then it may finish its rows itself), else None."""
-    end = getattr(ctx, "end", None)
-    return end if end is not None and out is end.out else None
 
 
 def _depthwise_rows(xp, ctx, kh, kw, sy, out):

@@ -3,7 +3,7 @@
 A third of an inference went here in numpy (MobileNet v1 1.0/224), so with
 the C loops (native.py) it is one pass of C, or none: a kernel that writes
 straight into the output memory may apply it to its own rows while they
-are in cache (StageEnd, ctx.end). Without them it works in place on the
+are in cache (c_end_args, StageContext.end_args). Without them it works in place on the
 kernel's result and, after a ReLU, rounds with the two-pass
 fp16.round_nonnegative_into straight into the output memory, a band of
 rows at a time so that its six passes find the band in cache.
@@ -49,30 +49,18 @@ _MODES = {Op.NONE: native.IDENTITY, Op.BIAS: native.IDENTITY,
           Op.RELU: native.RELU, Op.RELU_X: native.CLIP}
 
 
-FINISHED = object()     # what a kernel returns when it applied ctx.end itself
+FINISHED = object()     # a kernel's result when it applied the end itself
 
 
-class StageEnd:
-    """A stage's end for a C kernel to apply to its own rows of ``out``
-    while they are still in cache (ctx.end; the kernel then returns
-    FINISHED): c_args are the (bias, mode, lo, hi) _native.finish takes.
-    Offered only when the kernel writes straight into out."""
-
-    def __init__(self, out, bias, mode, cap):
-        self.out = out
-        self.c_args = (bias, mode, np.float32(0), cap)
-
-
-def stage_end(out, bias, post_op, post_param):
-    """The StageEnd of a stage whose kernel may write into ``out`` (None:
-    it may not), or None where finish() must do the work after the kernel
-    (no C loops, or a postOp they lack). Only the C depthwise takes it:
+def c_end_args(bias, channels, post_op, post_param):
+    """(bias, mode, lo, hi) as _native takes a stage end, or None where
+    finish() must do it after the kernel (no C loops, or a postOp they
+    lack). Only the C depthwise applies it itself (StageContext.end_args):
     fusing it into 1x1 convolutions (BLAS by bands) gained nothing."""
     mode = _MODES.get(post_op)
-    if native.loops() is None or mode is None or out is None or out.ndim != 3 \
-            or not _c_bias(bias, out.shape[2]):
+    if native.loops() is None or mode is None or not _c_bias(bias, channels):
         return None
-    return StageEnd(out, bias, mode, _cap(mode, post_param))
+    return bias, mode, np.float32(0), _cap(mode, post_param)
 
 
 def _c_bias(bias, channels):
@@ -93,16 +81,14 @@ def _finish_c(c_loops, y, out, bias, post_op, post_param):
     y = y.reshape(out.shape)
     if not _c_bias(bias, out.shape[2]):
         return False
-    mode = _MODES.get(post_op)
-    if mode is None:    # its activation in numpy, then bias-free C rounding
+    end = c_end_args(bias, out.shape[2], post_op, post_param)
+    if end is None:     # its activation in numpy, then bias-free C rounding
         if bias is not None:
             y += bias
         y = ACTIVATIONS[post_op](y, post_param)
-        if y.dtype != np.float32 or not y.flags.c_contiguous:
-            y = np.ascontiguousarray(y, np.float32)
-        y, bias, mode = y.reshape(out.shape), None, native.IDENTITY
-    c_loops.finish(y, out, bias, mode, 0.0, _cap(mode, post_param), 0,
-                   out.shape[0])
+        y = np.ascontiguousarray(y, np.float32).reshape(out.shape)
+        end = c_end_args(None, out.shape[2], Op.NONE, 0.0)
+    c_loops.finish(y, out, *end, 0, out.shape[0])
     return True
 
 
